@@ -1,0 +1,37 @@
+# Two commands for a new user (see README):
+#   make demo   - the main job: build what is missing, start the embedded control plane, install the chart
+#   make test   - set up everything and run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+include hack/versions.env
+export PATH := $(ROOT)/bin:$(PATH)
+
+PYTEST ?= .venv/bin/python -m pytest
+PYTEST_ARGS ?=
+# Component makefiles add their own set-up steps to SETUP_DEPS.
+SETUP_DEPS := tools venv
+-include mk/*.mk
+
+.PHONY: help setup tools venv test unit lint
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: $(SETUP_DEPS) ## Build and install everything the tests need (idempotent)
+
+tools: ## Build pinned helm (v4) and helm3 into bin/ from the Go module proxy
+	@hack/go-tool.sh helm helm.sh/helm/v4/cmd/helm $(HELM4_VERSION)
+	@hack/go-tool.sh helm3 helm.sh/helm/v3/cmd/helm $(HELM3_VERSION)
+
+venv: ## Create .venv with the test dependencies from pyproject.toml
+	@hack/venv.sh
+
+test: setup ## Set up, then run every test (unit, dist, cluster, runtime)
+	$(PYTEST) $(PYTEST_ARGS)
+
+unit: tools venv ## Run only the render/unit tests
+	$(PYTEST) -m "not cluster and not runtime and not dist" $(PYTEST_ARGS)
+
+lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
+	helm lint --strict .
+	@for f in ci/*-values.yaml; do echo "== $$f"; helm lint --strict . -f $$f || exit 1; done

@@ -1,0 +1,48 @@
+{{/*
+pytorch.validateValues: cross-field rules that values.schema.json cannot express. Every
+broken rule is reported at once, each message naming its keys; rendering then fails.
+Usage: {{ include "pytorch.validateValues" . }}
+*/}}
+{{- define "pytorch.validateValues" -}}
+{{- $errors := list -}}
+{{- $v := .Values -}}
+{{- if and (eq $v.mode "distributed") (kindIs "invalid" $v.worldSize) -}}
+{{- $errors = append $errors "worldSize: required when mode=distributed (the number of ranks, e.g. --set worldSize=4)" -}}
+{{- end -}}
+{{- if and (eq $v.mode "standalone") (not (kindIs "invalid" $v.worldSize)) (gt (int $v.worldSize) 1) -}}
+{{- $errors = append $errors (printf "worldSize: %d ranks need mode=distributed; standalone runs a single process" (int $v.worldSize)) -}}
+{{- end -}}
+{{- if and $v.cloneFilesFromGit.enabled (not $v.cloneFilesFromGit.repository) -}}
+{{- $errors = append $errors "cloneFilesFromGit.repository: required when cloneFilesFromGit.enabled=true" -}}
+{{- end -}}
+{{- with $v.nodeAffinityPreset -}}
+{{- if and .type (or (not .key) (not .values)) -}}
+{{- $errors = append $errors (printf "nodeAffinityPreset.key and nodeAffinityPreset.values: required when nodeAffinityPreset.type=%s" .type) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $v.podAffinityPreset "hard") (eq $v.podAntiAffinityPreset "hard") (not $v.affinity) -}}
+{{- $errors = append $errors "podAffinityPreset and podAntiAffinityPreset: both are hard, so no two pods could ever be scheduled; make one of them soft or empty" -}}
+{{- end -}}
+{{- $file := include "pytorch.entrypointFile" . -}}
+{{- if and (not $file) (include "pytorch.entrypointArgs" . | fromYamlArray) -}}
+{{- $errors = append $errors "entrypoint.args: set, but entrypoint.file is empty, so nothing would receive them" -}}
+{{- end -}}
+{{- if and $file (not (isAbs $file)) (not (include "pytorch.filesSource" .)) -}}
+{{- $errors = append $errors (printf "entrypoint.file: %q is relative to /app, but no files are loaded there (set configMap, add files under files/, set examples.enabled=true or cloneFilesFromGit.enabled=true, or give an absolute path)" $file) -}}
+{{- end -}}
+{{- if and $v.volumePermissions.enabled (not $v.persistence.enabled) -}}
+{{- $errors = append $errors "volumePermissions.enabled: needs persistence.enabled=true (there is no data volume to fix)" -}}
+{{- end -}}
+{{- if and $v.persistence.existingClaim (not $v.persistence.enabled) -}}
+{{- $errors = append $errors "persistence.existingClaim: needs persistence.enabled=true" -}}
+{{- end -}}
+{{- $mount := clean $v.persistence.mountPath -}}
+{{- range $reserved := list "/app" "/tmp" "/dev/shm" -}}
+{{- if or (eq $mount $reserved) (hasPrefix (printf "%s/" $reserved) $mount) -}}
+{{- $errors = append $errors (printf "persistence.mountPath: %s is inside %s, which the chart already mounts" $v.persistence.mountPath $reserved) -}}
+{{- end -}}
+{{- end -}}
+{{- if $errors -}}
+{{- fail (printf "\n\nvalues are not valid:\n  - %s\n" (join "\n  - " $errors)) -}}
+{{- end -}}
+{{- end -}}
