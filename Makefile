@@ -20,8 +20,12 @@ help: ## List the targets
 setup: $(SETUP_DEPS) ## Build and install everything the tests need (idempotent)
 
 tools: ## Build pinned helm (v4) and helm3 into bin/ from the Go module proxy
-	@hack/go-tool.sh helm helm.sh/helm/v4/cmd/helm $(HELM4_VERSION)
-	@hack/go-tool.sh helm3 helm.sh/helm/v3/cmd/helm $(HELM3_VERSION)
+	@hack/go-tool.sh helm helm.sh/helm/v4/cmd/helm $(HELM4_VERSION) \
+	  "-X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)"
+	@hack/go-tool.sh helm3 helm.sh/helm/v3/cmd/helm $(HELM3_VERSION) \
+	  "-X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
+	   -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM3_K8S_MINOR) \
+	   -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM3_K8S_MINOR)"
 
 venv: ## Create .venv with the test dependencies from pyproject.toml
 	@hack/venv.sh

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Stop the embedded control plane started by up.sh and delete its network
+# namespace. Safe to run any number of times, also after a crash.
+#   - each component's process group (setsid in up.sh) gets SIGTERM, then
+#     SIGKILL after a deadline; a pid is only signalled while it still lives in
+#     our namespace (guards against pid reuse);
+#   - whatever else still runs inside the namespace (a client left behind by a
+#     killed test run) is listed by `ip netns pids` and stopped the same way.
+# usage: hack/cluster/down.sh [NAME] [--purge]   (--purge also deletes the state dir)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+purge=0 name=
+for a in "$@"; do
+  case $a in --purge) purge=1 ;; *) name=$a ;; esac
+done
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+cluster_init "$name"
+
+pids=()
+for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  f=$STATE/pids/$c.pid
+  [[ -f $f ]] || continue
+  pid=$(cat "$f")
+  if pid_in_netns "$pid"; then pids+=("$pid"); kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; fi
+done
+if [[ -e $NETNS_PATH ]]; then
+  for pid in $(ip netns pids "$NETNS" 2>/dev/null); do pids+=("$pid"); kill -TERM "$pid" 2>/dev/null; done
+fi
+
+# Wait (deadline 10 s) for every signalled process, then SIGKILL what is left.
+end=$((SECONDS + 10))
+for pid in "${pids[@]}"; do
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.05; done
+done
+for pid in "${pids[@]}"; do
+  if kill -0 "$pid" 2>/dev/null && pid_in_netns "$pid"; then
+    kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+  fi
+done
+if [[ -e $NETNS_PATH ]]; then
+  for pid in $(ip netns pids "$NETNS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  ip netns del "$NETNS" 2>/dev/null || true
+fi
+rm -rf "$STATE/pids" "$STATE/started" "$STATE/netns"
+((${#pids[@]})) && echo ">> stopped ${#pids[@]} process(es) of cluster '$CLUSTER_NAME', deleted netns $NETNS" >&2
+if ((purge)); then
+  rm -rf "$STATE"
+  echo ">> removed $STATE" >&2
+fi
+exit 0

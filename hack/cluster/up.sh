@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Start the embedded control plane: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok (simulated nodes; no container ever runs), all inside a
+# network namespace of their own whose only interface is `lo` (127.0.0.0/8).
+# Service ClusterIPs (10.96.0.0/16) and kwok's pod/node IPs (10.244.0.0/16,
+# 10.243.0.1) are fake: from inside the namespace they are unreachable
+# ("network is unreachable"), so no packet can leave the machine. Run every
+# client (kubectl, helm) inside the same namespace: hack/cluster/exec.sh.
+#
+# State (certificates, etcd data, logs, pid files, kubeconfig) lives in
+# .cache/cluster/NAME/ of this clone; the namespace name is derived from that
+# path, so two clones (or two NAMEs) never share ports or processes.
+# Idempotent: a cluster already up is reused. On any failure everything it
+# started is stopped again (hack/cluster/down.sh) and the logs are printed.
+#
+# usage: hack/cluster/up.sh [NAME]          (NAME: default "default")
+# env:   CLUSTER_NODES (2)  CLUSTER_TIMEOUT seconds for each wait (90)
+#        CLUSTER_STATE_DIR (overrides .cache/cluster/NAME)
+# Prints the kubeconfig path as its last line of output.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=$root/bin
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+cluster_init "${1:-}"
+
+nodes=${CLUSTER_NODES:-2}
+timeout=${CLUSTER_TIMEOUT:-90}
+t0=$(date +%s.%N)
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+log() { echo ">> [$(elapsed)s] $*" >&2; }
+
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+  [[ -x $bin/$b ]] || { echo "bin/$b is missing: run 'make setup' (or 'make cluster-bins') first" >&2; exit 1; }
+done
+
+if cluster_is_up; then
+  log "cluster '$CLUSTER_NAME' is already up (netns $NETNS)"
+  echo "$KUBECONFIG_FILE"
+  exit 0
+fi
+"$here/down.sh" "$CLUSTER_NAME" >/dev/null 2>&1 || true   # leftovers of a crashed run
+
+fail() {
+  local rc=$?
+  trap - EXIT
+  echo "!! control plane failed to start: $*" >&2
+  for f in "$STATE/logs"/*.log; do
+    [[ -f $f ]] || continue
+    echo "---- tail of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+  [[ ${CLUSTER_KEEP_ON_FAILURE:-} == 1 ]] || "$here/down.sh" "$CLUSTER_NAME" >&2 || true
+  exit $((rc ? rc : 1))
+}
+trap 'fail "unexpected error (line $LINENO)"' EXIT
+
+mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pv-tmp"
+rm -rf "$STATE/etcd" "$STATE/logs"/*.log
+"$here/pki.sh" "$STATE/pki"
+pki=$STATE/pki
+
+# --- the network namespace: only lo, only 127.0.0.0/8 -------------------------
+ip netns add "$NETNS"
+echo "$NETNS" >"$STATE/netns"
+ip -n "$NETNS" link set lo up
+links=$(ip -n "$NETNS" -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
+[[ $links == "lo " ]] || fail "netns $NETNS has interfaces other than lo: $links"
+log "network namespace $NETNS (interfaces: $links)"
+
+cat >"$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: embedded
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $pki/admin.crt
+    client-key: $pki/admin.key
+contexts:
+- name: embedded
+  context: {cluster: embedded, user: admin, namespace: default}
+current-context: embedded
+EOF
+chmod 600 "$KUBECONFIG_FILE"
+
+# start NAME COMMAND... : run in the namespace, in a session (process group) of
+# its own, so down.sh can stop the whole group. nsenter and setsid exec in
+# place, so $! is the component's own pid.
+start() {
+  local name=$1; shift
+  nsenter --net="$NETNS_PATH" -- setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/$name.pid"
+}
+alive_or_fail() {
+  local f name
+  for f in "$STATE/pids"/*.pid; do
+    name=$(basename "$f" .pid)
+    kill -0 "$(cat "$f")" 2>/dev/null || fail "$name exited (see $STATE/logs/$name.log)"
+  done
+}
+# wait_for WHAT COMMAND... : poll until COMMAND succeeds; deadline $timeout s.
+wait_for() {
+  local what=$1; shift
+  local end=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    alive_or_fail
+    ((SECONDS < end)) || fail "timed out after ${timeout}s waiting for $what"
+    sleep 0.1
+  done
+  log "$what"
+}
+in_ns() { nsenter --net="$NETNS_PATH" -- "$@"; }
+kctl() { in_ns "$bin/kubectl" --kubeconfig="$KUBECONFIG_FILE" "$@"; }
+
+# --- etcd ---------------------------------------------------------------------
+start etcd "$bin/etcd" --name=node0 --data-dir="$STATE/etcd" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="node0=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --unsafe-no-fsync --auto-compaction-retention=1 --quota-backend-bytes=2147483648 --log-level=warn
+wait_for "etcd healthy" in_ns curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+
+# --- kube-apiserver -----------------------------------------------------------
+# --endpoint-reconciler-type=none: the `kubernetes` Service gets no endpoints
+# (an Endpoints address may not be loopback, and nothing in this cluster dials
+# it). No aggregated APIs, no webhooks, no kubelets: the apiserver itself never
+# proxies to a pod, service or node address.
+start kube-apiserver "$bin/kube-apiserver" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  --endpoint-reconciler-type=none \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+  --client-ca-file="$pki/ca.crt" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+  --authorization-mode=RBAC --allow-privileged=true --profiling=false \
+  --max-requests-inflight=1000 --max-mutating-requests-inflight=500
+wait_for "kube-apiserver /readyz ok" kctl get --raw=/readyz
+
+# --- kube-controller-manager, kube-scheduler, kwok ----------------------------
+# The controller manager provisions hostPath PersistentVolumes for the default
+# StorageClass (kubernetes.io/host-path, --enable-hostpath-provisioner). Their
+# directories are created under /tmp, which for this one process is a private
+# bind mount of .cache/cluster/NAME/pv-tmp (a mount namespace of its own).
+start kube-controller-manager unshare --mount --propagation private \
+  sh -c 'mount --bind "$0" /tmp && exec "$@"' "$STATE/pv-tmp" \
+  "$bin/kube-controller-manager" \
+  --kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" \
+  --authorization-kubeconfig="$KUBECONFIG_FILE" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
+  --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
+  --use-service-account-credentials=false --enable-hostpath-provisioner=true \
+  --kube-api-qps=500 --kube-api-burst=1000 --concurrent-statefulset-syncs=10 \
+  --profiling=false
+start kube-scheduler "$bin/kube-scheduler" \
+  --kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" \
+  --authorization-kubeconfig="$KUBECONFIG_FILE" \
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false \
+  --kube-api-qps=500 --kube-api-burst=1000 --profiling=false
+start kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$here/kwok.yaml" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --cidr=10.244.0.0/16 --node-ip=10.243.0.1 --node-lease-duration-seconds=40
+
+# --- simulated nodes and storage ----------------------------------------------
+{
+  for ((i = 0; i < nodes; i++)); do cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/arch: amd64
+    kubernetes.io/os: linux
+    kubernetes.io/hostname: kwok-node-$i
+    node-role.kubernetes.io/worker: ""
+EOF
+  done
+  cat <<'EOF'
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
+} | kctl apply -f - >/dev/null
+# Capacity of each simulated node (kwok's node-initialize stage keeps a status
+# that is already set): room for hundreds of ranks, and 8 GPUs each.
+for ((i = 0; i < nodes; i++)); do
+  kctl patch node "kwok-node-$i" --subresource=status --type=merge -p '{"status":{
+    "capacity":{"cpu":"256","memory":"2Ti","pods":"500","ephemeral-storage":"10Ti","nvidia.com/gpu":"8"},
+    "allocatable":{"cpu":"256","memory":"2Ti","pods":"500","ephemeral-storage":"10Ti","nvidia.com/gpu":"8"}}}' >/dev/null
+done
+
+insecure_ok() { in_ns curl -kfsS --max-time 2 "https://127.0.0.1:$1/healthz"; }
+wait_for "kube-controller-manager healthy" insecure_ok "$KCM_PORT"
+wait_for "kube-scheduler healthy" insecure_ok "$SCHEDULER_PORT"
+wait_for "$nodes kwok node(s) Ready" kctl wait --for=condition=Ready node --all --timeout=2s
+wait_for "default ServiceAccount exists" kctl -n default get serviceaccount default
+
+trap - EXIT
+echo "up $(date +%s)" >"$STATE/started"
+log "control plane '$CLUSTER_NAME' ready; run clients with: hack/cluster/exec.sh ${CLUSTER_NAME} kubectl get nodes"
+echo "$KUBECONFIG_FILE"

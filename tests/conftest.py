@@ -1,0 +1,30 @@
+"""Fixtures shared by every test suite."""
+from __future__ import annotations
+
+import pytest
+
+from harness import render as _render
+
+
+@pytest.fixture(scope="session")
+def render():
+    """render(values=None, *sets, **options) -> Manifests; see harness.render."""
+    return _render.render
+
+
+@pytest.fixture(scope="session")
+def render_error():
+    """render_error(values=None, *sets) -> helm's error message; fails if helm succeeds."""
+    return _render.render_error
+
+
+@pytest.fixture(scope="session")
+def default():
+    """The render of the default values."""
+    return _render.render()
+
+
+@pytest.fixture(scope="session")
+def distributed():
+    """The render of the README's example: mode=distributed, worldSize=4."""
+    return _render.render(None, "mode=distributed", "worldSize=4")

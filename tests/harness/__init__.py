@@ -1,0 +1,1 @@
+"""Shared test harness: render the chart with the real helm and validate what it renders."""

@@ -1,0 +1,53 @@
+"""Strict Kubernetes schema validation with validators cached per (version, apiVersion, kind).
+
+kubernetes_validate.validate() re-reads and re-parses the 1.8 MB definitions file on every
+call (10-15 ms); a cached jsonschema validator checks an object in well under 1 ms.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+import jsonschema
+import referencing
+from kubernetes_validate import utils as kv
+
+# The oldest and newest Kubernetes versions in Chart.yaml's kubeVersion range that the
+# installed kubernetes-validate has schemas for.
+OLDEST = "1.30"
+NEWEST = kv.major_minor(kv.latest_version())
+VERSIONS = (OLDEST, NEWEST)
+
+
+@functools.lru_cache(maxsize=None)
+def _definitions(version: str) -> referencing.Resource:
+    return referencing.Resource.from_contents(
+        kv.schema_contents(f"kubernetes-json-schema/v{version}.0-local-strict/_definitions.json", version)
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    """A strict validator for one kind at one Kubernetes version (major.minor)."""
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    path = f"kubernetes-json-schema/v{version}.0-local-strict/{kind.lower()}-{group_version}.json"
+    try:
+        schema = kv.schema_contents(path, version)
+    except FileNotFoundError as err:
+        raise LookupError(f"no Kubernetes {version} schema for {api_version} {kind}") from err
+    registry = referencing.Registry().with_resources(
+        [(schema.get("$id", ""), referencing.Resource.from_contents(schema))]
+    )
+    registry = _definitions(version) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def errors(obj: dict, version: str) -> list[str]:
+    """Every schema violation of one object at one Kubernetes version, as readable lines."""
+    check = validator(version, obj["apiVersion"], obj["kind"])
+    if check.is_valid(obj):
+        return []
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in sorted(check.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
+    ]

@@ -1,0 +1,147 @@
+"""The one way tests render the chart: the real `helm template`, parsed and validated.
+
+render() runs helm as a subprocess with values (written to a temp file) and/or --set
+strings, raises RenderError with helm's stderr when helm fails, parses every document,
+validates each object strictly against the oldest and newest Kubernetes versions the chart
+supports, and returns a Manifests view indexable by kind and name. Renders are cached per
+distinct input for the whole session.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import yaml
+
+from harness import kube_schema
+from harness.tools import CHART, tool
+
+RELEASE = "rel"
+NAMESPACE = "ml"
+
+
+class RenderError(Exception):
+    """helm failed; str(error) is helm's stderr."""
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """The objects one render produced, in render order."""
+
+    objects: tuple[dict, ...]
+    text: str
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.objects)
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def kinds(self) -> list[str]:
+        return sorted(o["kind"] for o in self.objects)
+
+    def all(self, kind: str) -> list[dict]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def find(self, kind: str, name: str | None = None) -> dict | None:
+        """The one object of this kind (and name), or None; fails if several match."""
+        found = [o for o in self.all(kind) if name is None or o["metadata"]["name"] == name]
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} objects of kind {kind} match name={name!r}")
+        return found[0] if found else None
+
+    def get(self, kind: str, name: str | None = None) -> dict:
+        """The one object of this kind (and name); fails if there is none."""
+        found = self.find(kind, name)
+        if found is None:
+            have = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in self.objects)
+            raise AssertionError(f"no {kind} {name or ''} in the render (have: {have})")
+        return found
+
+    def __getitem__(self, key: str | tuple[str, str]) -> dict:
+        return self.get(*key) if isinstance(key, tuple) else self.get(key)
+
+    def workload(self) -> dict:
+        """The one Deployment, StatefulSet or Job that runs the PyTorch ranks."""
+        found = [o for o in self.objects if o["kind"] in ("Deployment", "StatefulSet", "Job")
+                 and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "test"]
+        assert len(found) == 1, f"expected one workload, got {[o['kind'] for o in found]}"
+        return found[0]
+
+    def pod_spec(self) -> dict:
+        return self.workload()["spec"]["template"]["spec"]
+
+    def container(self, name: str = "pytorch") -> dict:
+        for c in self.pod_spec()["containers"]:
+            if c["name"] == name:
+                return c
+        raise AssertionError(f"no container {name}")
+
+    def init_container(self, name: str) -> dict | None:
+        return next((c for c in self.pod_spec().get("initContainers", []) if c["name"] == name), None)
+
+    def env(self, container: str = "pytorch") -> dict[str, Any]:
+        """The container's env as {name: value or valueFrom}."""
+        return {e["name"]: e.get("value", e.get("valueFrom")) for e in self.container(container).get("env", [])}
+
+    def volumes(self) -> dict[str, dict]:
+        return {v["name"]: v for v in self.pod_spec().get("volumes", [])}
+
+    def mounts(self, container: str = "pytorch") -> dict[str, dict]:
+        return {m["mountPath"]: m for m in self.container(container).get("volumeMounts", [])}
+
+
+def _freeze(values: dict | None, sets: Iterable[str], extra: Iterable[str]) -> str:
+    return json.dumps({"values": values or {}, "set": list(sets), "extra": list(extra)}, sort_keys=True)
+
+
+def render(values: dict | None = None, *sets: str, helm: str = "helm", args: Iterable[str] = (),
+           validate: bool = True, show_tests: bool = False) -> Manifests:
+    """Render the chart; see the module docstring. `sets` are --set strings such as "mode=distributed"."""
+    manifests = _render_cached(_freeze(values, sets, args), helm, validate)
+    if show_tests:
+        return manifests
+    return Manifests(tuple(o for o in manifests.objects
+                           if "helm.sh/hook" not in o["metadata"].get("annotations", {})), manifests.text)
+
+
+def render_error(values: dict | None = None, *sets: str, helm: str = "helm", args: Iterable[str] = ()) -> str:
+    """Render the chart expecting helm to fail; return helm's error message."""
+    try:
+        render(values, *sets, helm=helm, args=args, validate=False)
+    except RenderError as err:
+        return str(err)
+    raise AssertionError(f"helm rendered values={values} --set {sets} without an error")
+
+
+def helm_run(*args: str, helm: str = "helm", check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run bin/<helm> with arguments; raise RenderError with stderr if it fails and check is set."""
+    proc = subprocess.run([str(tool(helm)), *args], capture_output=True, text=True, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise RenderError(proc.stderr.strip() or proc.stdout.strip())
+    return proc
+
+
+@functools.lru_cache(maxsize=None)
+def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
+    spec = json.loads(key)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as values_file:
+        yaml.safe_dump(spec["values"], values_file)
+        values_file.flush()
+        cmd = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "-f", values_file.name]
+        for s in spec["set"]:
+            cmd += ["--set", s]
+        proc = helm_run(*cmd, *spec["extra"], helm=helm)
+    objects = tuple(d for d in yaml.safe_load_all(proc.stdout) if d)
+    if validate:
+        problems = [
+            f"{o['kind']}/{o['metadata']['name']} @ Kubernetes {v}: {line}"
+            for o in objects for v in kube_schema.VERSIONS for line in kube_schema.errors(o, v)
+        ]
+        assert not problems, "rendered objects fail the Kubernetes schema:\n" + "\n".join(problems)
+    return Manifests(objects, proc.stdout)
