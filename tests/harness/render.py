@@ -96,24 +96,30 @@ class Manifests:
         return {m["mountPath"]: m for m in self.container(container).get("volumeMounts", [])}
 
 
-def _freeze(values: dict | None, sets: Iterable[str], extra: Iterable[str]) -> str:
-    return json.dumps({"values": values or {}, "set": list(sets), "extra": list(extra)}, sort_keys=True)
+def _freeze(values: dict | None, sets: Iterable[str], extra: Iterable[str], chart: Path, release: str) -> str:
+    return json.dumps({"values": values or {}, "set": list(sets), "extra": list(extra), "chart": str(chart),
+                       "release": release}, sort_keys=True)
 
 
 def render(values: dict | None = None, *sets: str, helm: str = "helm", args: Iterable[str] = (),
-           validate: bool = True, show_tests: bool = False) -> Manifests:
-    """Render the chart; see the module docstring. `sets` are --set strings such as "mode=distributed"."""
-    manifests = _render_cached(_freeze(values, sets, args), helm, validate)
+           validate: bool = True, show_tests: bool = False, chart: Path = CHART,
+           release: str = RELEASE) -> Manifests:
+    """Render the chart; see the module docstring. `sets` are --set strings such as "mode=distributed".
+
+    `chart` renders another copy of the chart (tests that add files to files/ use one).
+    """
+    manifests = _render_cached(_freeze(values, sets, args, chart, release), helm, validate)
     if show_tests:
         return manifests
     return Manifests(tuple(o for o in manifests.objects
                            if "helm.sh/hook" not in o["metadata"].get("annotations", {})), manifests.text)
 
 
-def render_error(values: dict | None = None, *sets: str, helm: str = "helm", args: Iterable[str] = ()) -> str:
+def render_error(values: dict | None = None, *sets: str, helm: str = "helm", args: Iterable[str] = (),
+                 chart: Path = CHART) -> str:
     """Render the chart expecting helm to fail; return helm's error message."""
     try:
-        render(values, *sets, helm=helm, args=args, validate=False)
+        render(values, *sets, helm=helm, args=args, validate=False, chart=chart)
     except RenderError as err:
         return str(err)
     raise AssertionError(f"helm rendered values={values} --set {sets} without an error")
@@ -131,9 +137,10 @@ def helm_run(*args: str, helm: str = "helm", check: bool = True, cwd: Path | Non
 def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
     spec = json.loads(key)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as values_file:
-        yaml.safe_dump(spec["values"], values_file)
+        # JSON is YAML whose strings are always quoted: no YAML 1.1 surprises such as y -> true
+        json.dump(spec["values"], values_file)
         values_file.flush()
-        cmd = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "-f", values_file.name]
+        cmd = ["template", spec["release"], spec["chart"], "--namespace", NAMESPACE, "-f", values_file.name]
         for s in spec["set"]:
             cmd += ["--set", s]
         proc = helm_run(*cmd, *spec["extra"], helm=helm)

@@ -1,0 +1,30 @@
+"""templates/tests/test-master-address.yaml: the `helm test` hook."""
+import pytest
+
+
+def hook(m):
+    return m.get("Pod", "rel-pytorch-test-master-address")
+
+
+def test_should_not_install_hook_with_the_release(default):
+    assert default.find("Pod") is None
+
+
+def test_should_resolve_rank_zero_address_in_distributed_mode(render):
+    pod = hook(render(None, "mode=distributed", "worldSize=2", show_tests=True))
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["MASTER_ADDR"] == "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
+    assert "getaddrinfo" in pod["spec"]["containers"][0]["command"][-1]
+
+
+def test_should_resolve_master_service_in_standalone_mode(render):
+    pod = hook(render({"port": 1234}, show_tests=True))
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env == {"MASTER_ADDR": "rel-pytorch.ml.svc.cluster.local", "MASTER_PORT": "1234", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@pytest.mark.parametrize("sets", [(), ("mode=distributed", "worldSize=2")])
+def test_should_run_hook_under_restricted_pod_security(render, sets):
+    from test_security import restricted_violations
+    assert restricted_violations(hook(render(None, *sets, show_tests=True))["spec"]) == []

@@ -1,0 +1,47 @@
+"""templates/_labels.tpl: labels, selectors, common labels and annotations."""
+
+SELECTOR = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel"}
+
+
+def test_should_label_every_resource_with_standard_labels(default, distributed):
+    for m in (default, distributed):
+        for o in m:
+            labels = o["metadata"]["labels"]
+            assert labels["app.kubernetes.io/managed-by"] == "Helm"
+            assert labels["helm.sh/chart"] == "pytorch-1.0.0"
+            assert labels["app.kubernetes.io/version"] == "2.8.0"
+            assert SELECTOR.items() <= labels.items()
+
+
+def test_should_select_pods_with_immutable_labels_only(default, distributed):
+    for m in (default, distributed):
+        assert m.workload()["spec"]["selector"]["matchLabels"] == SELECTOR
+        assert SELECTOR.items() <= m.workload()["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_should_keep_chart_version_out_of_pod_template_labels(default):
+    assert "helm.sh/chart" not in default.workload()["spec"]["template"]["metadata"]["labels"]
+
+
+def test_should_add_common_labels_to_every_resource_and_pod(render):
+    m = render({"commonLabels": {"team": "vision"}})
+    for o in m:
+        assert o["metadata"]["labels"]["team"] == "vision"
+    assert m.workload()["spec"]["template"]["metadata"]["labels"]["team"] == "vision"
+    assert "team" not in m.workload()["spec"]["selector"]["matchLabels"]
+
+
+def test_should_render_common_labels_as_templates(render):
+    m = render({"commonLabels": {"release": "{{ .Release.Name }}"}})
+    assert m.workload()["metadata"]["labels"]["release"] == "rel"
+
+
+def test_should_add_common_annotations_to_every_resource(render):
+    m = render({"commonAnnotations": {"owner": "ml-platform"}}, "mode=distributed", "worldSize=2")
+    for o in m:
+        assert o["metadata"]["annotations"]["owner"] == "ml-platform"
+
+
+def test_should_render_no_annotations_block_by_default(default):
+    for o in default:
+        assert "annotations" not in o["metadata"]

@@ -1,0 +1,89 @@
+"""Pod and container security contexts (securityContext.*, containerSecurityContext.*)."""
+import pytest
+
+MODES = [(), ("mode=distributed", "worldSize=2")]
+
+
+def restricted_violations(pod_spec: dict) -> list[str]:
+    """The checks of the `restricted` Pod Security Standard that a manifest can show."""
+    problems = []
+    pod_ctx = pod_spec.get("securityContext", {})
+    for c in pod_spec.get("initContainers", []) + pod_spec["containers"]:
+        ctx = c.get("securityContext", {})
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{c['name']}: allowPrivilegeEscalation must be false")
+        if "ALL" not in ctx.get("capabilities", {}).get("drop", []):
+            problems.append(f"{c['name']}: must drop ALL capabilities")
+        if set(ctx.get("capabilities", {}).get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{c['name']}: adds capabilities")
+        if not ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")):
+            problems.append(f"{c['name']}: runAsNonRoot must be true")
+        if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
+            problems.append(f"{c['name']}: runs as root")
+        seccomp = ctx.get("seccompProfile", pod_ctx.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{c['name']}: seccompProfile must be RuntimeDefault or Localhost")
+    for v in pod_spec.get("volumes", []):
+        if "hostPath" in v:
+            problems.append(f"volume {v['name']} is a hostPath")
+    return problems
+
+
+@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
+def test_should_pass_restricted_pod_security_by_default(render, sets):
+    assert restricted_violations(render(None, *sets).pod_spec()) == []
+
+
+def test_should_pass_restricted_with_git_clone(render):
+    m = render({"cloneFilesFromGit": {"enabled": True, "repository": "https://h/r.git"}})
+    assert restricted_violations(m.pod_spec()) == []
+
+
+def test_should_fail_restricted_with_volume_permissions_as_documented(render):
+    problems = restricted_violations(render({"volumePermissions": {"enabled": True}}).pod_spec())
+    assert problems and all(p.startswith("volume-permissions:") for p in problems)
+
+
+def test_should_set_pod_security_context(default):
+    assert default.pod_spec()["securityContext"] == {
+        "runAsUser": 1001, "runAsGroup": 1001, "fsGroup": 1001, "fsGroupChangePolicy": "OnRootMismatch",
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def test_should_use_security_context_ids(render):
+    ctx = render({"securityContext": {"runAsUser": 5000, "runAsGroup": 6000, "fsGroup": 7000,
+                                      "fsGroupChangePolicy": "Always"}}).pod_spec()["securityContext"]
+    assert (ctx["runAsUser"], ctx["runAsGroup"], ctx["fsGroup"], ctx["fsGroupChangePolicy"]) == (5000, 6000, 7000, "Always")
+
+
+def test_should_not_claim_non_root_for_user_zero(render):
+    assert render({"securityContext": {"runAsUser": 0},
+                   "containerSecurityContext": {"runAsNonRoot": False}}).pod_spec()["securityContext"]["runAsNonRoot"] is False
+
+
+def test_should_drop_pod_security_context_when_disabled(render):
+    assert "securityContext" not in render({"securityContext": {"enabled": False}}).pod_spec()
+
+
+def test_should_set_container_security_context(default):
+    assert default.container()["securityContext"] == {
+        "runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def test_should_allow_writable_root_filesystem(render):
+    assert render({"containerSecurityContext": {"readOnlyRootFilesystem": False}}).container()["securityContext"][
+        "readOnlyRootFilesystem"] is False
+
+
+def test_should_drop_container_security_context_when_disabled(render):
+    assert "securityContext" not in render({"containerSecurityContext": {"enabled": False}}).container()
+
+
+@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
+def test_should_give_read_only_root_writable_home_tmp_and_caches(render, sets):
+    m = render(None, *sets)
+    env = m.env()
+    assert env["HOME"] == "/tmp" and env["XDG_CACHE_HOME"].startswith("/tmp/")
+    assert m.mounts()["/tmp"]["name"] == "tmp" and m.volumes()["tmp"]["emptyDir"] == {}
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"

@@ -1,0 +1,164 @@
+"""values.yaml is the single source of truth: every key is documented, in the schema, and used."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import yaml
+
+from harness.tools import CHART
+
+VALUES_TEXT = (CHART / "values.yaml").read_text()
+VALUES = yaml.safe_load(VALUES_TEXT)
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+
+
+def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
+    """Leaf keys as dotted paths; an empty map or a list is a leaf."""
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(leaves(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+LEAVES = leaves(VALUES)
+
+
+def schema_node(path: str) -> dict:
+    node = SCHEMA
+    for part in path.split("."):
+        node = node["properties"][part]
+    return node
+
+
+def test_should_document_every_key_with_a_param_line():
+    documented = set(re.findall(r"^## @param (\S+)", VALUES_TEXT, re.M))
+    assert documented == set(LEAVES), (set(LEAVES) - documented, documented - set(LEAVES))
+
+
+@pytest.mark.parametrize("path", sorted(LEAVES))
+def test_should_describe_every_key_in_the_schema_with_type_and_default(path):
+    node = schema_node(path)
+    assert node.get("description") and ("type" in node or "oneOf" in node or "$ref" in node)
+    assert node["default"] == LEAVES[path]
+
+
+def test_should_validate_the_default_values_against_the_schema():
+    import jsonschema
+    jsonschema.Draft7Validator(SCHEMA).validate(VALUES)
+
+
+def test_should_keep_every_parameter_of_the_seed_chart():
+    seed = CHART.parent / "shared" / "seed" / "pytorch-chart-README.md"
+    names = set(re.findall(r"^\| `([^`]+)`", seed.read_text(), re.M))
+    assert len(names) == 67  # the seed table has 67 rows
+    ours = set(LEAVES) | {p.rsplit(".", 1)[0] for p in LEAVES}
+    # the seed's securityContext/probe keys and image blocks all keep their names here
+    assert names - ours == set(), names - ours
+
+
+# --- every key changes what the chart renders -------------------------------------------
+
+DIST = {"mode": "distributed", "worldSize": 2}
+GIT = {"cloneFilesFromGit": {"enabled": True, "repository": "https://h/r.git"}}
+PERMS = {"volumePermissions": {"enabled": True}}
+NODE = {"nodeAffinityPreset": {"type": "hard", "key": "k", "values": ["v"]}}
+CONTEXT = {  # the values a key needs around it to have an effect
+    "git.": GIT, "cloneFilesFromGit.repository": GIT, "cloneFilesFromGit.revision": GIT,
+    "cloneFilesFromGit.extraVolumeMounts": {**GIT, "extraVolumes": [{"name": "k", "emptyDir": {}}]},
+    "volumePermissions.image.": PERMS, "volumePermissions.resources": PERMS,
+    "nodeAffinityPreset.key": NODE, "nodeAffinityPreset.values": NODE,
+    "nodeAffinityPreset.type": {"nodeAffinityPreset": {"key": "k", "values": ["v"]}},
+    "worldSize": DIST, "mode": {"worldSize": 1}, "clusterDomain": DIST,
+    "entrypoint.args": {"configMap": "c", "entrypoint": {"file": "t.py"}},
+    "cloneFilesFromGit.enabled": {"cloneFilesFromGit": {"repository": "https://h/r.git"}},
+    "extraVolumeMounts": {"extraVolumes": [{"name": "k", "emptyDir": {}}]},
+}
+NEW = {  # a valid value different from the default, where type alone does not give one
+    "global.imageRegistry": "mirror.local", "global.imagePullSecrets": ["s"], "global.storageClass": "fast",
+    "nameOverride": "other", "fullnameOverride": "other", "clusterDomain": "k8s.local",
+    "commonLabels": {"a": "b"}, "commonAnnotations": {"a": "b"},
+    "image.registry": "r.local", "image.repository": "a/b", "image.tag": "9", "image.digest": "sha256:" + "f" * 64,
+    "image.pullPolicy": "Always", "image.pullSecrets": ["s"],
+    "git.registry": "r.local", "git.repository": "a/b", "git.tag": "9", "git.digest": "sha256:" + "f" * 64,
+    "git.pullPolicy": "Always", "git.pullSecrets": ["s"],
+    "volumePermissions.image.registry": "r.local", "volumePermissions.image.repository": "a/b",
+    "volumePermissions.image.tag": "9", "volumePermissions.image.digest": "sha256:" + "f" * 64,
+    "volumePermissions.image.pullPolicy": "Always", "volumePermissions.image.pullSecrets": ["s"],
+    "volumePermissions.resources": {"limits": {"cpu": "1"}},
+    "entrypoint.file": "/t.py", "entrypoint.args": ["--x"], "mode": "distributed", "worldSize": 3,
+    "configMap": "code", "cloneFilesFromGit.repository": "https://other/r.git", "cloneFilesFromGit.revision": "v1",
+    "cloneFilesFromGit.extraVolumeMounts": [{"name": "k", "mountPath": "/k"}],
+    "extraEnvVars": [{"name": "A", "value": "b"}], "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["h"]}],
+    "podLabels": {"a": "b"}, "podAnnotations": {"a": "b"}, "priorityClassName": "p",
+    "podAffinityPreset": "soft", "podAntiAffinityPreset": "hard",
+    "nodeAffinityPreset.type": "soft", "nodeAffinityPreset.key": "k2", "nodeAffinityPreset.values": ["v2"],
+    "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "preference": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}]}},
+    "nodeSelector": {"a": "b"}, "tolerations": [{"key": "a", "operator": "Exists"}], "resources": {"limits": {"cpu": "1"}},
+    "securityContext.fsGroupChangePolicy": "Always",
+    "containerSecurityContext.capabilities.drop": ["NET_RAW"], "containerSecurityContext.seccompProfile.type": "Unconfined",
+    "livenessProbe.successThreshold": None,  # Kubernetes allows only 1: nothing else to try
+    "customLivenessProbe": {"tcpSocket": {"port": 1}}, "customReadinessProbe": {"tcpSocket": {"port": 1}},
+    "shm.sizeLimit": "2Gi", "extraVolumes": [{"name": "e", "emptyDir": {}}],
+    "extraVolumeMounts": [{"name": "k", "mountPath": "/k"}],
+    "service.type": "NodePort", "service.annotations": {"a": "b"},
+    "serviceAccount.name": "sa", "serviceAccount.annotations": {"a": "b"},
+    "persistence.existingClaim": "claim", "persistence.mountPath": "/ckpt", "persistence.storageClass": "fast",
+    "persistence.accessMode": "ReadWriteMany", "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
+}
+
+
+def changed_value(path: str, default):
+    if path in NEW:
+        return NEW[path]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    raise AssertionError(f"add a changed value for {path} to NEW")
+
+
+def nested(path: str, value) -> dict:
+    out: dict = {}
+    node = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def merged(*trees: dict) -> dict:
+    out: dict = {}
+    for tree in trees:
+        for key, value in tree.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merged(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+def context_for(path: str) -> dict:
+    found = [ctx for prefix, ctx in CONTEXT.items() if path == prefix or (prefix.endswith(".") and path.startswith(prefix))]
+    return merged(*found) if found else {}
+
+
+@pytest.mark.parametrize("path", sorted(LEAVES))
+def test_every_value_changes_the_render(render, path):
+    new = changed_value(path, LEAVES[path])
+    if new is None:
+        assert path == "livenessProbe.successThreshold"
+        assert schema_node(path)["maximum"] == schema_node(path)["minimum"] == 1
+        return
+    base = context_for(path)
+    before = render(base, show_tests=True).text
+    after = render(merged(base, nested(path, new)), show_tests=True).text
+    assert before != after, f"setting {path}={new!r} changed nothing"
