@@ -67,3 +67,12 @@ Usage: {{ include "pytorch.masterAddress" . }}
 127.0.0.1
 {{- end -}}
 {{- end -}}
+
+{{/*
+pytorch.rankLabel: the label the workload controller puts on each pod with its rank (index):
+the StatefulSet pod index, or the Indexed Job completion index.
+Usage: {{ include "pytorch.rankLabel" . }}
+*/}}
+{{- define "pytorch.rankLabel" -}}
+{{- ternary "batch.kubernetes.io/job-completion-index" "apps.kubernetes.io/pod-index" .Values.job.enabled -}}
+{{- end -}}

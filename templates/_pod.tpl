@@ -55,9 +55,19 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 */}}
 {{- define "pytorch.env" -}}
 {{- $ := .context -}}
+{{- $rankName := ternary "NODE_RANK" "RANK" (eq $.Values.launcher "torchrun") -}}
+{{- if eq $.Values.launcher "torchrun" }}
+- name: NNODES
+  value: {{ include "pytorch.worldSize" $ | quote }}
+- name: NPROC_PER_NODE
+  value: {{ include "pytorch.nprocPerNode" $ | quote }}
+{{- else }}
 - name: WORLD_SIZE
   value: {{ include "pytorch.worldSize" $ | quote }}
-- name: RANK
+- name: LOCAL_RANK
+  value: "0"
+{{- end }}
+- name: {{ $rankName }}
 {{- if hasKey .rank "fieldPath" }}
   valueFrom:
     fieldRef:
@@ -99,8 +109,40 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 - name: PYTHONFAULTHANDLER
   value: "1"
 {{- end }}
+{{- range $name, $value := $.Values.torchEnv }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
 {{- with $.Values.extraEnvVars }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.nprocPerNode: processes per pod with launcher=torchrun: torchrun.nprocPerNode, else
+gpu.count, else 1.
+Usage: {{ include "pytorch.nprocPerNode" . }}
+*/}}
+{{- define "pytorch.nprocPerNode" -}}
+{{- if gt (int .Values.torchrun.nprocPerNode) 0 }}{{ int .Values.torchrun.nprocPerNode }}
+{{- else if gt (int .Values.gpu.count) 0 }}{{ int .Values.gpu.count }}
+{{- else }}1{{ end -}}
+{{- end -}}
+
+{{/*
+pytorch.resources: the PyTorch container's resources: `resources` plus gpu.count GPUs as a limit.
+Usage: {{ include "pytorch.resources" . }}
+*/}}
+{{- define "pytorch.resources" -}}
+{{- $resources := deepCopy .Values.resources -}}
+{{- if gt (int .Values.gpu.count) 0 -}}
+{{- $limits := default (dict) $resources.limits -}}
+{{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) -}}
+{{- $_ := set $resources "limits" $limits -}}
+{{- end -}}
+{{- with $resources }}
+resources:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
 
@@ -120,14 +162,33 @@ Usage: {{ include "pytorch.command" . }}
 {{- define "pytorch.command" -}}
 {{- $file := include "pytorch.entrypointFile" . -}}
 {{- if $file }}
+{{- $path := ternary $file (printf "/app/%s" $file) (isAbs $file) }}
+{{- if eq .Values.launcher "torchrun" }}
+command:
+  - torchrun
+args:
+  - --nnodes=$(NNODES)
+  - --nproc-per-node=$(NPROC_PER_NODE)
+  - --node-rank=$(NODE_RANK)
+  - --master-addr=$(MASTER_ADDR)
+  - --master-port=$(MASTER_PORT)
+  {{- range .Values.torchrun.extraArgs }}
+  - {{ . | toString | quote }}
+  {{- end }}
+  - {{ $path | quote }}
+  {{- range (include "pytorch.entrypointArgs" . | fromYamlArray) }}
+  - {{ . | quote }}
+  {{- end }}
+{{- else }}
 command:
   - python
-  - {{ ternary $file (printf "/app/%s" $file) (isAbs $file) | quote }}
+  - {{ $path | quote }}
 {{- with (include "pytorch.entrypointArgs" . | fromYamlArray) }}
 args:
   {{- range . }}
   - {{ . | quote }}
   {{- end }}
+{{- end }}
 {{- end }}
 {{- else }}
 command:
@@ -337,17 +398,14 @@ spec:
       workingDir: /app
       {{- end }}
       env:
-        {{- include "pytorch.env" (dict "rank" .rank "context" $) | nindent 8 }}
+        {{- include "pytorch.env" (dict "rank" .rank "context" $) | trim | nindent 8 }}
       ports:
         - name: dist
           containerPort: {{ $.Values.port }}
           protocol: TCP
       {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 6 }}{{ end }}
       {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 6 }}{{ end }}
-      {{- with $.Values.resources }}
-      resources:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
+      {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 6 }}{{ end }}
       {{- with include "pytorch.containerSecurityContext" $ | trim }}{{ . | nindent 6 }}{{ end }}
       volumeMounts:
         {{- include "pytorch.volumeMounts" $ | nindent 8 }}

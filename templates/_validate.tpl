@@ -42,6 +42,20 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- $errors = append $errors (printf "persistence.mountPath: %s is inside %s, which the chart already mounts" $v.persistence.mountPath $reserved) -}}
 {{- end -}}
 {{- end -}}
+{{- if $v.job.enabled -}}
+{{- if not $file -}}
+{{- $errors = append $errors "job.enabled: a Job runs to completion, so it needs entrypoint.file (or examples.enabled=true)" -}}
+{{- end -}}
+{{- if and (eq $v.mode "distributed") $v.persistence.enabled (ne (include "pytorch.persistence.shared" .) "true") -}}
+{{- $errors = append $errors (printf "persistence.accessMode: an Indexed Job has no per-rank claims, so job.enabled with mode=distributed needs persistence.accessMode=ReadWriteMany, persistence.existingClaim, or persistence.enabled=false (got %s)" $v.persistence.accessMode) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (gt (int $v.torchrun.nprocPerNode) 0) (ne $v.launcher "torchrun") -}}
+{{- $errors = append $errors "torchrun.nprocPerNode: only applies with launcher=torchrun" -}}
+{{- end -}}
+{{- if and (eq $v.launcher "torchrun") (not $file) -}}
+{{- $errors = append $errors "launcher: torchrun needs entrypoint.file (or examples.enabled=true) to launch" -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nvalues are not valid:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

@@ -17,6 +17,7 @@ from kubernetes_validate import utils as kv
 OLDEST = "1.30"
 NEWEST = kv.major_minor(kv.latest_version())
 VERSIONS = (OLDEST, NEWEST)
+major_minor = kv.major_minor
 
 
 @functools.lru_cache(maxsize=None)

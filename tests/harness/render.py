@@ -3,7 +3,8 @@
 render() runs helm as a subprocess with values (written to a temp file) and/or --set
 strings, raises RenderError with helm's stderr when helm fails, parses every document,
 validates each object strictly against the oldest and newest Kubernetes versions the chart
-supports, and returns a Manifests view indexable by kind and name. Renders are cached per
+supports (rendering once more with --kube-version for the oldest, since templates may gate
+fields on the cluster version), and returns a Manifests view indexable by kind and name. Renders are cached per
 distinct input for the whole session.
 """
 from __future__ import annotations
@@ -133,9 +134,34 @@ def helm_run(*args: str, helm: str = "helm", check: bool = True, cwd: Path | Non
     return proc
 
 
+def _kube_version(extra: list[str]) -> str | None:
+    for i, arg in enumerate(extra):
+        if arg == "--kube-version":
+            return extra[i + 1]
+        if arg.startswith("--kube-version="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
     spec = json.loads(key)
+    manifests = _helm_template(spec, helm, spec["extra"])
+    if validate:
+        asked = _kube_version(spec["extra"])
+        if asked:
+            _validate(manifests, kube_schema.major_minor(asked))
+        else:
+            # What helm renders for the newest Kubernetes must be valid there, and what it
+            # renders for the oldest supported version (templates may gate fields on
+            # .Capabilities.KubeVersion) must be valid there.
+            _validate(manifests, kube_schema.NEWEST)
+            oldest = _helm_template(spec, helm, [*spec["extra"], "--kube-version", f"{kube_schema.OLDEST}.0"])
+            _validate(oldest, kube_schema.OLDEST)
+    return manifests
+
+
+def _helm_template(spec: dict, helm: str, extra: list[str]) -> Manifests:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as values_file:
         # JSON is YAML whose strings are always quoted: no YAML 1.1 surprises such as y -> true
         json.dump(spec["values"], values_file)
@@ -143,12 +169,11 @@ def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
         cmd = ["template", spec["release"], spec["chart"], "--namespace", NAMESPACE, "-f", values_file.name]
         for s in spec["set"]:
             cmd += ["--set", s]
-        proc = helm_run(*cmd, *spec["extra"], helm=helm)
-    objects = tuple(d for d in yaml.safe_load_all(proc.stdout) if d)
-    if validate:
-        problems = [
-            f"{o['kind']}/{o['metadata']['name']} @ Kubernetes {v}: {line}"
-            for o in objects for v in kube_schema.VERSIONS for line in kube_schema.errors(o, v)
-        ]
-        assert not problems, "rendered objects fail the Kubernetes schema:\n" + "\n".join(problems)
-    return Manifests(objects, proc.stdout)
+        proc = helm_run(*cmd, *extra, helm=helm)
+    return Manifests(tuple(d for d in yaml.safe_load_all(proc.stdout) if d), proc.stdout)
+
+
+def _validate(manifests: Manifests, version: str) -> None:
+    problems = [f"{o['kind']}/{o['metadata']['name']} @ Kubernetes {version}: {line}"
+                for o in manifests for line in kube_schema.errors(o, version)]
+    assert not problems, "rendered objects fail the Kubernetes schema:\n" + "\n".join(problems)

@@ -22,9 +22,9 @@ def test_should_run_absolute_entrypoint_without_files(render):
 
 
 def test_should_pass_each_list_item_as_one_argument_unchanged(render):
-    args = ["--name", "two words", "--expr", "$(HOME); rm -rf /", "--quote", "it's \"quoted\"", 3, True]
+    args = ["--name", "two words", "--expr", "$$(HOME); rm -rf /", "--quote", "it's \"quoted\"", 3, True]
     c = render({**CM, "entrypoint": {"file": "train.py", "args": args}}).container()
-    assert c["args"] == ["--name", "two words", "--expr", "$(HOME); rm -rf /", "--quote", "it's \"quoted\"", "3", "true"]
+    assert c["args"] == ["--name", "two words", "--expr", "$$(HOME); rm -rf /", "--quote", "it's \"quoted\"", "3", "true"]
 
 
 def test_should_split_string_args_on_whitespace(render):

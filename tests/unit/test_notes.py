@@ -18,7 +18,7 @@ def test_should_tell_how_to_reach_master_and_read_each_ranks_logs_in_distributed
     assert "MASTER_ADDR=rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local" in text
     assert "MASTER_PORT=49875" in text
     assert "pod rel-pytorch-0 is rank 0, the master" in text and "rel-pytorch-3 is rank 3" in text
-    assert "kubectl logs -n ml rel-pytorch-0" in text
+    assert "kubectl logs -n ml -l app.kubernetes.io/instance=rel,apps.kubernetes.io/pod-index=0" in text
     assert "--prefix" in text and "-l app.kubernetes.io/instance=rel" in text
     assert "one claim per rank" in text
 
@@ -46,3 +46,11 @@ def test_should_warn_when_git_clone_is_shadowed_by_configmap():
 ])
 def test_should_say_where_data_lives(sets, expected):
     assert expected in notes(*sets)
+
+
+def test_should_describe_indexed_job_and_torchrun():
+    text = notes("mode=distributed", "worldSize=2", "configMap=c", "entrypoint.file=t.py", "job.enabled=true",
+                 "persistence.enabled=false", "launcher=torchrun", "gpu.count=4")
+    assert "2 rank(s) in Indexed Job rel-pytorch" in text and "WORLD_SIZE = 8" in text
+    assert "batch.kubernetes.io/job-completion-index=0" in text
+    assert "kubectl wait -n ml --for=condition=complete job/rel-pytorch" in text

@@ -10,7 +10,7 @@ def test_should_package_only_chart_files(tmp_path):
     [archive] = tmp_path.glob("pytorch-*.tgz")
     with tarfile.open(archive) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames()}
-    assert {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore",
+    assert {"Chart.yaml", "values.yaml", "values.schema.json", "README.md",
             "templates/NOTES.txt", "templates/statefulset.yaml", "templates/tests/test-master-address.yaml"} <= names
     assert "files/examples/ddp_train.py" in names
     allowed = ("Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore", "LICENSE",

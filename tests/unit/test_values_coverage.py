@@ -75,10 +75,15 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "volumePermissions.image.": PERMS, "volumePermissions.resources": PERMS,
     "nodeAffinityPreset.key": NODE, "nodeAffinityPreset.values": NODE,
     "nodeAffinityPreset.type": {"nodeAffinityPreset": {"key": "k", "values": ["v"]}},
+    "gpu.resourceName": {"gpu": {"count": 1}},
     "worldSize": DIST, "mode": {"worldSize": 1}, "clusterDomain": DIST,
     "entrypoint.args": {"configMap": "c", "entrypoint": {"file": "t.py"}},
     "cloneFilesFromGit.enabled": {"cloneFilesFromGit": {"repository": "https://h/r.git"}},
     "extraVolumeMounts": {"extraVolumes": [{"name": "k", "emptyDir": {}}]},
+    "launcher": {"configMap": "c", "entrypoint": {"file": "t.py"}},
+    "torchrun.": {"configMap": "c", "entrypoint": {"file": "t.py"}, "launcher": "torchrun"},
+    "job.": {"configMap": "c", "entrypoint": {"file": "t.py"}, "job": {"enabled": True}},
+    "job.enabled": {"configMap": "c", "entrypoint": {"file": "t.py"}},
 }
 NEW = {  # a valid value different from the default, where type alone does not give one
     "global.imageRegistry": "mirror.local", "global.imagePullSecrets": ["s"], "global.storageClass": "fast",
@@ -111,7 +116,10 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "service.type": "NodePort", "service.annotations": {"a": "b"},
     "serviceAccount.name": "sa", "serviceAccount.annotations": {"a": "b"},
     "persistence.existingClaim": "claim", "persistence.mountPath": "/ckpt", "persistence.storageClass": "fast",
-    "persistence.accessMode": "ReadWriteMany", "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
+    "persistence.accessMode": "ReadWriteMany",
+    "launcher": "torchrun", "torchrun.extraArgs": ["--max-restarts=1"], "gpu.resourceName": "amd.com/gpu",
+    "torchEnv": {"NCCL_DEBUG": "WARN"}, "job.activeDeadlineSeconds": 60, "job.ttlSecondsAfterFinished": 60,
+    "job.podFailurePolicy.rules": [], "torchrun.nprocPerNode": 3, "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
 }
 
 
@@ -147,6 +155,8 @@ def merged(*trees: dict) -> dict:
 
 
 def context_for(path: str) -> dict:
+    if path in CONTEXT:
+        return CONTEXT[path]
     found = [ctx for prefix, ctx in CONTEXT.items() if path == prefix or (prefix.endswith(".") and path.startswith(prefix))]
     return merged(*found) if found else {}
 

@@ -1,0 +1,91 @@
+"""templates/job.yaml: run to completion (job.*)."""
+import pytest
+
+from harness.pods import resolved_env
+
+CODE = {"configMap": "code", "entrypoint": {"file": "train.py"}}
+DIST_JOB = {**CODE, "mode": "distributed", "worldSize": 4, "job": {"enabled": True},
+            "persistence": {"accessMode": "ReadWriteMany"}}
+INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+
+
+def test_should_not_render_job_by_default(default, distributed):
+    assert default.find("Job") is None and distributed.find("Job") is None
+
+
+def test_should_render_plain_job_in_standalone_mode(render):
+    m = render({**CODE, "job": {"enabled": True}})
+    assert m.find("Deployment") is None
+    job = m["Job"]
+    assert "completionMode" not in job["spec"] and job["spec"]["backoffLimit"] == 3
+    assert m.pod_spec()["restartPolicy"] == "Never"
+    assert m.env()["RANK"] == "0" and m.env()["WORLD_SIZE"] == "1"
+    assert m.get("PersistentVolumeClaim", "rel-pytorch")
+
+
+def test_should_render_indexed_job_with_one_index_per_rank(render):
+    m = render(DIST_JOB)
+    assert m.find("StatefulSet") is None
+    spec = m["Job"]["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 4, 4)
+    assert m.env()["RANK"] == {"fieldRef": {"fieldPath": INDEX}}
+    ranks = []
+    for index in range(spec["completions"]):
+        meta = {"name": f"rel-pytorch-{index}-abcde", "namespace": "ml", "labels": {},
+                "annotations": {"batch.kubernetes.io/job-completion-index": str(index)}}
+        ranks.append(int(resolved_env(m.container(), meta)["RANK"]))
+    assert ranks == [0, 1, 2, 3]
+
+
+def test_should_give_indexed_pods_stable_names_under_the_headless_service(render):
+    m = render(DIST_JOB)
+    headless = m.get("Service", "rel-pytorch-headless")
+    assert m.pod_spec()["subdomain"] == headless["metadata"]["name"]
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    # Indexed Job pods are named <job>-<index> as hostnames: rank 0's name is MASTER_ADDR
+    assert m.env()["MASTER_ADDR"] == "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
+    assert m.get("Service", "rel-pytorch")["spec"]["selector"]["batch.kubernetes.io/job-completion-index"] == "0"
+
+
+def test_should_succeed_when_rank_zero_succeeds_where_kubernetes_allows(render):
+    assert render(DIST_JOB)["Job"]["spec"]["successPolicy"] == {"rules": [{"succeededIndexes": "0"}]}
+
+
+@pytest.mark.parametrize("version", ["1.30.0", "1.32.0"])
+def test_should_leave_success_policy_out_before_kubernetes_1_33(render, version):
+    assert "successPolicy" not in render(DIST_JOB, args=("--kube-version", version))["Job"]["spec"]
+
+
+def test_should_not_count_evictions_against_backoff_limit(render):
+    policy = render(DIST_JOB)["Job"]["spec"]["podFailurePolicy"]
+    assert policy == {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}
+
+
+def test_should_drop_pod_failure_policy_without_rules(render):
+    assert "podFailurePolicy" not in render({**DIST_JOB, "job": {"enabled": True, "podFailurePolicy": {"rules": []}}})["Job"]["spec"]
+
+
+def test_should_set_backoff_deadline_and_ttl(render):
+    spec = render({**CODE, "job": {"enabled": True, "backoffLimit": 0, "activeDeadlineSeconds": 3600,
+                                   "ttlSecondsAfterFinished": 0}})["Job"]["spec"]
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (0, 3600, 0)
+
+
+def test_should_leave_deadline_and_ttl_unset_by_default(render):
+    spec = render({**CODE, "job": {"enabled": True}})["Job"]["spec"]
+    assert "activeDeadlineSeconds" not in spec and "ttlSecondsAfterFinished" not in spec
+
+
+def test_should_run_example_as_indexed_job(render):
+    m = render({"examples": {"enabled": True}, "mode": "distributed", "worldSize": 2, "job": {"enabled": True},
+                "persistence": {"enabled": False}})
+    assert m.container()["command"] == ["python", "/app/ddp_train.py"]
+    assert m.get("ConfigMap", "rel-pytorch-files")
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"job": {"enabled": True}}, "job.enabled: a Job runs to completion"),
+    ({**CODE, "mode": "distributed", "worldSize": 2, "job": {"enabled": True}}, "persistence.accessMode: an Indexed Job"),
+])
+def test_should_reject_jobs_that_cannot_work(render_error, values, expected):
+    assert expected in render_error(values)
