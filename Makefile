@@ -30,11 +30,14 @@ tools: ## Build pinned helm (v4) and helm3 into bin/ from the Go module proxy
 venv: ## Create .venv with the test dependencies from pyproject.toml
 	@hack/venv.sh
 
+# Two workers; each slow suite (cluster, runtime, dist) stays on one worker (tests/conftest.py).
+XDIST ?= -n 2 --dist loadgroup
+
 test: setup ## Set up, then run every test (unit, dist, cluster, runtime)
-	$(PYTEST) $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
 unit: tools venv ## Run only the render/unit tests
-	$(PYTEST) -m "not cluster and not runtime and not dist" $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist" $(PYTEST_ARGS)
 
 lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 	helm lint --strict .

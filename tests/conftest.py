@@ -28,3 +28,16 @@ def default():
 def distributed():
     """The render of the README's example: mode=distributed, worldSize=4."""
     return _render.render(None, "mode=distributed", "worldSize=4")
+
+
+_SERIAL_GROUPS = ("cluster", "runtime", "dist")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (--dist loadgroup), keep each slow suite on one worker, so that its
+    session fixtures (control plane, registry, torch processes) start once."""
+    for item in items:
+        for group in _SERIAL_GROUPS:
+            if item.get_closest_marker(group):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
