@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Package the chart and build a Helm chart repository in $DIST_DIR (default dist/):
+#   $DIST_DIR/pytorch-<version>.tgz   (+ .tgz.prov when SIGN_KEY and KEYRING are set)
+#   $DIST_DIR/index.yaml              (helm repo index; urls relative unless REPO_URL is set)
+# Serve the folder with any static web server and `helm repo add NAME URL`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+helm=$root/bin/helm
+[[ -x $helm ]] || { echo "bin/helm is missing: run \`make setup\`" >&2; exit 1; }
+dist=${DIST_DIR:-dist}
+[[ $dist == /* ]] || dist=$root/$dist
+mkdir -p "$dist"
+# Only the current version: an old archive in the folder would stay in the index.
+rm -f "$dist"/pytorch-*.tgz "$dist"/pytorch-*.tgz.prov "$dist/index.yaml"
+sign=()
+if [[ -n ${SIGN_KEY:-} ]]; then
+  [[ -n ${KEYRING:-} ]] || { echo "SIGN_KEY needs KEYRING (a legacy secret keyring file)" >&2; exit 1; }
+  sign=(--sign --key "$SIGN_KEY" --keyring "$KEYRING")
+fi
+"$helm" package "$root" --destination "$dist" "${sign[@]}"
+index=(repo index "$dist")
+[[ -z ${REPO_URL:-} ]] || index+=(--url "$REPO_URL")
+"$helm" "${index[@]}"
+echo "chart repository ready in $dist: $(cd "$dist" && ls | tr "\n" " ")"
