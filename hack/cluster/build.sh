@@ -4,6 +4,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #                             k8s.io/kubernetes/cmd/...    (wrapper module hack/cluster/k8s)
 #   kwok                      sigs.k8s.io/kwok/cmd/kwok    (plain go install, hack/go-tool.sh)
+#   cluster-nsproxy           hack/cluster/nsproxy         (host loopback -> API server in the netns)
 # Versions: hack/cluster/versions.env. A binary is rebuilt only when its stamp
 # (bin/.NAME.stamp: package@version + hash of the wrapper go.mod/go.sum, flags
 # and Go version) changed. Go's default GOCACHE/GOMODCACHE are used, so a fresh
@@ -36,6 +37,7 @@ etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
 go_version=$(go env GOVERSION)
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 k8s_key="$KUBERNETES_VERSION $(hash_of "$here/k8s/go.mod" "$here/k8s/go.sum") $go_version $(echo "$k8s_ldflags" | sha256sum | cut -c1-8)"
+nsproxy_key="$(hash_of "$here/nsproxy/go.mod" "$here/nsproxy/go.sum" "$here/nsproxy/main.go") $go_version"
 etcd_key="$ETCD_VERSION $(hash_of "$here/etcd/go.mod" "$here/etcd/go.sum" "$here/etcd/main.go") $go_version $(echo "$etcd_ldflags" | sha256sum | cut -c1-8)"
 
 mkdir -p "$bin"
@@ -59,7 +61,7 @@ build() {
 }
 
 want=("$@")
-((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok cluster-nsproxy)
 for name in "${want[@]}"; do
   case $name in
     etcd) build etcd "$here/etcd" . "go.etcd.io/etcd/server/v3 $etcd_key" "$etcd_ldflags" ;;
@@ -67,6 +69,7 @@ for name in "${want[@]}"; do
       build "$name" "$here/k8s" "k8s.io/kubernetes/cmd/$name" "k8s.io/kubernetes/cmd/$name $k8s_key" "$k8s_ldflags" ;;
     kwok)
       "$root/hack/go-tool.sh" kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
+    cluster-nsproxy) build cluster-nsproxy "$here/nsproxy" . "nsproxy $nsproxy_key" "-s -w" ;;
     *) echo "unknown binary: $name" >&2; exit 2 ;;
   esac
 done

@@ -17,6 +17,12 @@ done
 source "$here/lib.sh"
 cluster_init "$name"
 
+# ours PID: the process still lives in our namespace, or is our host-side
+# forwarder (its command line names our namespace) - never a reused pid.
+ours() {
+  pid_in_netns "$1" || tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "-netns $NETNS_PATH "
+}
+
 pids=()
 for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   f=$STATE/pids/$c.pid
@@ -27,6 +33,15 @@ done
 if [[ -e $NETNS_PATH ]]; then
   for pid in $(ip netns pids "$NETNS" 2>/dev/null); do pids+=("$pid"); kill -TERM "$pid" 2>/dev/null; done
 fi
+# The host-side forwarder (CLUSTER_EXPOSE=1) lives outside the namespace: only
+# signal it while its command line still names our namespace.
+f=$STATE/pids/host-nsproxy.pid
+if [[ -f $f ]]; then
+  pid=$(cat "$f")
+  if ours "$pid"; then
+    pids+=("$pid"); kill -TERM "$pid" 2>/dev/null
+  fi
+fi
 
 # Wait (deadline 10 s) for every signalled process, then SIGKILL what is left.
 end=$((SECONDS + 10))
@@ -34,7 +49,7 @@ for pid in "${pids[@]}"; do
   while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.05; done
 done
 for pid in "${pids[@]}"; do
-  if kill -0 "$pid" 2>/dev/null && pid_in_netns "$pid"; then
+  if kill -0 "$pid" 2>/dev/null && ours "$pid"; then
     kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
   fi
 done
@@ -42,8 +57,8 @@ if [[ -e $NETNS_PATH ]]; then
   for pid in $(ip netns pids "$NETNS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
   ip netns del "$NETNS" 2>/dev/null || true
 fi
-rm -rf "$STATE/pids" "$STATE/started" "$STATE/netns"
-((${#pids[@]})) && echo ">> stopped ${#pids[@]} process(es) of cluster '$CLUSTER_NAME', deleted netns $NETNS" >&2
+rm -rf "$STATE/pids" "$STATE/started" "$STATE/netns" "$STATE/kubeconfig-host" "$STATE/host-port"
+((${#pids[@]})) && echo ">> stopped $(printf '%s\n' "${pids[@]}" | sort -u | wc -l) process(es) of cluster '$CLUSTER_NAME', deleted netns $NETNS" >&2
 if ((purge)); then
   rm -rf "$STATE"
   echo ">> removed $STATE" >&2

@@ -16,6 +16,8 @@
 # usage: hack/cluster/up.sh [NAME]          (NAME: default "default")
 # env:   CLUSTER_NODES (2)  CLUSTER_TIMEOUT seconds for each wait (90)
 #        CLUSTER_STATE_DIR (overrides .cache/cluster/NAME)
+#        CLUSTER_EXPOSE=1 also forward a host loopback port to the API server
+#        (CLUSTER_HOST_PORT, default any free port) and write STATE/kubeconfig-host
 # Prints the kubeconfig path as its last line of output.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,8 +37,34 @@ for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok
   [[ -x $bin/$b ]] || { echo "bin/$b is missing: run 'make setup' (or 'make cluster-bins') first" >&2; exit 1; }
 done
 
+# With CLUSTER_EXPOSE=1 (make demo), bin/cluster-nsproxy forwards a loopback
+# port of the host (CLUSTER_HOST_PORT, default: any free one) to the API server
+# in the namespace, and STATE/kubeconfig-host points at it: kubectl and helm on
+# the host then work too (the API server still dials nothing outside lo).
+expose() {
+  [[ ${CLUSTER_EXPOSE:-} == 1 ]] || return 0
+  local f=$STATE/pids/host-nsproxy.pid
+  if [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && [[ -f $STATE/kubeconfig-host ]]; then return 0; fi
+  [[ -x $bin/cluster-nsproxy ]] || { echo "bin/cluster-nsproxy is missing: run 'make cluster-bins'" >&2; return 1; }
+  rm -f "$STATE/host-port"
+  setsid "$bin/cluster-nsproxy" -netns "$NETNS_PATH" -listen "127.0.0.1:${CLUSTER_HOST_PORT:-0}" \
+    -target "127.0.0.1:$APISERVER_PORT" -port-file "$STATE/host-port" >"$STATE/logs/host-nsproxy.log" 2>&1 </dev/null &
+  echo $! >"$f"
+  local end=$((SECONDS + 10))
+  until [[ -s $STATE/host-port ]]; do
+    kill -0 "$(cat "$f")" 2>/dev/null && ((SECONDS < end)) || { cat "$STATE/logs/host-nsproxy.log" >&2; return 1; }
+    sleep 0.05
+  done
+  sed "s#server: https://127.0.0.1:$APISERVER_PORT#server: https://127.0.0.1:$(cat "$STATE/host-port")#" \
+    "$KUBECONFIG_FILE" >"$STATE/kubeconfig-host"
+  chmod 600 "$STATE/kubeconfig-host"
+  KUBECONFIG="$STATE/kubeconfig-host" "$bin/kubectl" get --raw=/readyz >/dev/null
+  log "API server also reachable from the host: 127.0.0.1:$(cat "$STATE/host-port") ($STATE/kubeconfig-host)"
+}
+
 if cluster_is_up; then
   log "cluster '$CLUSTER_NAME' is already up (netns $NETNS)"
+  expose
   echo "$KUBECONFIG_FILE"
   exit 0
 fi
@@ -57,7 +85,7 @@ fail() {
 trap 'fail "unexpected error (line $LINENO)"' EXIT
 
 mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pv-tmp"
-rm -rf "$STATE/etcd" "$STATE/logs"/*.log
+rm -rf "$STATE/etcd" "$STATE/pv-tmp"/* "$STATE/logs"/*.log "$STATE/kubeconfig-host" "$STATE/host-port"
 "$here/pki.sh" "$STATE/pki"
 pki=$STATE/pki
 
@@ -157,12 +185,14 @@ start kube-controller-manager unshare --mount --propagation private \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
   --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
   --use-service-account-credentials=false --enable-hostpath-provisioner=true \
+  --authentication-skip-lookup=true \
   --kube-api-qps=500 --kube-api-burst=1000 --concurrent-statefulset-syncs=10 \
   --profiling=false
 start kube-scheduler "$bin/kube-scheduler" \
   --kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" \
   --authorization-kubeconfig="$KUBECONFIG_FILE" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false \
+  --authentication-skip-lookup=true \
   --kube-api-qps=500 --kube-api-burst=1000 --profiling=false
 start kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$here/kwok.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
@@ -204,6 +234,7 @@ EOF
 # that is already set): room for hundreds of ranks, and 8 GPUs each.
 for ((i = 0; i < nodes; i++)); do
   kctl patch node "kwok-node-$i" --subresource=status --type=merge -p '{"status":{
+    "addresses":[{"type":"InternalIP","address":"10.243.0.'$((i + 1))'"},{"type":"Hostname","address":"kwok-node-'$i'"}],
     "capacity":{"cpu":"256","memory":"2Ti","pods":"500","ephemeral-storage":"10Ti","nvidia.com/gpu":"8"},
     "allocatable":{"cpu":"256","memory":"2Ti","pods":"500","ephemeral-storage":"10Ti","nvidia.com/gpu":"8"}}}' >/dev/null
 done
@@ -214,6 +245,7 @@ wait_for "kube-scheduler healthy" insecure_ok "$SCHEDULER_PORT"
 wait_for "$nodes kwok node(s) Ready" kctl wait --for=condition=Ready node --all --timeout=2s
 wait_for "default ServiceAccount exists" kctl -n default get serviceaccount default
 
+expose || fail "could not expose the API server on the host"
 trap - EXIT
 echo "up $(date +%s)" >"$STATE/started"
 log "control plane '$CLUSTER_NAME' ready; run clients with: hack/cluster/exec.sh ${CLUSTER_NAME} kubectl get nodes"

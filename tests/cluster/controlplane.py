@@ -1,0 +1,179 @@
+"""Drive the embedded control plane (hack/cluster/{up,down}.sh) from Python.
+
+Every client command (kubectl, helm) runs inside the control plane's network
+namespace (nsenter --net), where the only interface is `lo`: Service and pod IPs
+are fake and unreachable from there, so no packet can leave 127.0.0.0/8.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from harness.tools import BIN, ROOT
+
+HACK = ROOT / "hack" / "cluster"
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
+
+
+class CommandError(RuntimeError):
+    def __init__(self, args: list[str], proc: subprocess.CompletedProcess):
+        self.args_ = args
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        super().__init__(
+            f"command failed ({proc.returncode}): {' '.join(args)}\n"
+            f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+        )
+
+
+def missing_binaries() -> list[str]:
+    return [n for n in COMPONENTS if not os.access(BIN / n, os.X_OK)]
+
+
+@dataclass
+class ControlPlane:
+    name: str = "test"
+    nodes: int = 2
+    state: Path = field(init=False)
+    netns: str = field(init=False, default="")
+    kubeconfig: Path = field(init=False)
+    startup_seconds: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.state = ROOT / ".cache" / "cluster" / self.name
+        self.kubeconfig = self.state / "kubeconfig"
+
+    # -- lifecycle -------------------------------------------------------
+    def up(self, timeout: float = 300) -> "ControlPlane":
+        env = dict(os.environ, CLUSTER_NODES=str(self.nodes))
+        start = time.monotonic()
+        proc = subprocess.run([str(HACK / "up.sh"), self.name], env=env, text=True,
+                              capture_output=True, timeout=timeout)
+        self.startup_seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            raise CommandError([str(HACK / "up.sh"), self.name], proc)
+        self.kubeconfig = Path(proc.stdout.strip().splitlines()[-1])
+        self.netns = (self.state / "netns").read_text().strip()
+        return self
+
+    def down(self) -> None:
+        subprocess.run([str(HACK / "down.sh"), self.name], text=True, capture_output=True, timeout=60)
+
+    # -- clients ---------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        # Helm's caches and config stay inside the state dir, not in ~.
+        for var, sub in (("HELM_CACHE_HOME", "helm/cache"), ("HELM_CONFIG_HOME", "helm/config"),
+                         ("HELM_DATA_HOME", "helm/data")):
+            env[var] = str(self.state / sub)
+        return env
+
+    def run(self, *args: str, check: bool = True, timeout: float = 180,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        """Run a command inside the cluster's network namespace."""
+        argv = ["nsenter", f"--net=/run/netns/{self.netns}", "--", *map(str, args)]
+        proc = subprocess.run(argv, env=self.env(), text=True, capture_output=True,
+                              timeout=timeout, input=input, cwd=ROOT)
+        if check and proc.returncode != 0:
+            raise CommandError(list(map(str, args)), proc)
+        return proc
+
+    def kubectl(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "kubectl"), *args, **kw)
+
+    def helm(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "helm"), *args, **kw)
+
+    def get(self, *args: str) -> Any:
+        """`kubectl get ARGS -o json`, parsed."""
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def apply(self, manifest: str) -> None:
+        self.kubectl("apply", "-f", "-", input=manifest)
+
+    # -- namespaces ------------------------------------------------------
+    def create_namespace(self, name: str, restricted: bool = True) -> str:
+        labels = ""
+        if restricted:
+            labels = ("  labels:\n"
+                      "    pod-security.kubernetes.io/enforce: restricted\n"
+                      "    pod-security.kubernetes.io/enforce-version: latest\n")
+        self.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n{labels}")
+        return name
+
+    def delete_namespace(self, name: str, wait: bool = False) -> None:
+        self.kubectl("delete", "namespace", name, "--ignore-not-found", f"--wait={str(wait).lower()}",
+                     check=False, timeout=120)
+
+    # -- waiting ---------------------------------------------------------
+    def pods(self, namespace: str, selector: str = "") -> list[dict]:
+        args = ["pods", "-n", namespace]
+        if selector:
+            args += ["-l", selector]
+        return self.get(*args)["items"]
+
+    def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float = 120,
+                 interval: float = 0.25) -> Any:
+        """Poll predicate() until it returns something truthy; fail after timeout."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            try:
+                last = predicate()
+            except CommandError as e:  # transient API errors while objects appear
+                last = e
+            else:
+                if last:
+                    return last
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last: {str(last)[:2000]}")
+            time.sleep(interval)
+
+    def wait_pods_running(self, namespace: str, selector: str, count: int,
+                          timeout: float = 180) -> list[dict]:
+        def ready():
+            pods = [p for p in self.pods(namespace, selector) if not p["metadata"].get("deletionTimestamp")]
+            running = [p for p in pods if p.get("status", {}).get("phase") == "Running"]
+            return running if len(pods) == count and len(running) == count else None
+        return self.wait_for(f"{count} pods Running in {namespace} ({selector})", ready, timeout)
+
+
+def resolve_env(pod: dict, container: str = "pytorch") -> dict[str, str]:
+    """The environment a container would see: plain values, and fieldRefs
+    (metadata.name/namespace/uid, metadata.labels['k'], metadata.annotations['k'])
+    resolved against the pod as the API returns it."""
+    spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+    meta = pod["metadata"]
+    out: dict[str, str] = {}
+    for var in spec.get("env", []):
+        if "value" in var:
+            out[var["name"]] = var["value"]
+            continue
+        ref = (var.get("valueFrom") or {}).get("fieldRef")
+        if not ref:
+            continue
+        path = ref["fieldPath"]
+        for prefix, key in (("metadata.labels['", "labels"), ("metadata.annotations['", "annotations")):
+            if path.startswith(prefix):
+                out[var["name"]] = meta.get(key, {}).get(path[len(prefix):-2], "")
+                break
+        else:
+            if path.startswith("metadata."):
+                out[var["name"]] = str(meta.get(path.split(".", 1)[1], ""))
+            elif path.startswith("status."):
+                out[var["name"]] = str(pod.get("status", {}).get(path.split(".", 1)[1], ""))
+            elif path.startswith("spec."):
+                out[var["name"]] = str(pod["spec"].get(path.split(".", 1)[1], ""))
+    return out
+
+
+def names(items: Iterable[dict]) -> list[str]:
+    return sorted(i["metadata"]["name"] for i in items)
