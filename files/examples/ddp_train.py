@@ -60,13 +60,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class Log:
-    """Prints lines prefixed with the rank, flushed at once so interleaved pod logs stay readable."""
+    """Prints lines prefixed with the rank. Each line goes out in one write(): processes that
+    share a stdout (torchrun's workers) cannot interleave inside a line, as print() can when
+    Python is unbuffered (it writes the text and the newline separately)."""
 
     def __init__(self) -> None:
         self.prefix = f"[rank {os.environ.get('RANK', '?')}/{os.environ.get('WORLD_SIZE', '?')}]"
 
     def __call__(self, msg: str) -> None:
-        print(f"{self.prefix} {msg}", flush=True)
+        sys.stdout.write(f"{self.prefix} {msg}\n")
+        sys.stdout.flush()
 
 
 def default_env() -> None:
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "t_init_end": t_init_end, "train_seconds": round(train_seconds, 4), "ok": ok,
     }
     dist.destroy_process_group()
-    print(f"{log.prefix} {RESULT_TAG} {json.dumps(result, sort_keys=True)}", flush=True)
+    log(f"{RESULT_TAG} {json.dumps(result, sort_keys=True)}")
     return 0 if ok else 1
 
 
