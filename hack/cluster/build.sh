@@ -43,22 +43,8 @@ etcd_key="$ETCD_VERSION $(hash_of "$here/etcd/go.mod" "$here/etcd/go.sum" "$here
 mkdir -p "$bin"
 t0=$(date +%s)
 
-# build NAME MODULE_DIR PACKAGE STAMP LDFLAGS
-build() {
-  local name=$1 dir=$2 pkg=$3 want=$4 ldflags=$5 stamp=$bin/.$1.stamp tmp start
-  if [[ -x $bin/$name && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-    echo ">> $name up to date ($want)" >&2
-    return 0
-  fi
-  start=$(date +%s)
-  echo ">> building $name from $pkg ..." >&2
-  tmp=$(mktemp -d "$bin/.build.XXXXXX")
-  (cd "$dir" && go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp/$name" "$pkg") || { rm -rf "$tmp"; return 1; }
-  mv "$tmp/$name" "$bin/$name"
-  rm -rf "$tmp"
-  echo "$want" >"$stamp"
-  echo ">> $name ready in $(( $(date +%s) - start ))s ($(du -h "$bin/$name" | cut -f1); $(( $(date +%s) - t0 ))s so far)" >&2
-}
+# build NAME MODULE_DIR PACKAGE STAMP LDFLAGS (see hack/go-build.sh)
+build() { "$root/hack/go-build.sh" "$@"; }
 
 want=("$@")
 ((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok cluster-nsproxy)

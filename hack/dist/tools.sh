@@ -27,17 +27,7 @@ ct() {
     { echo "hack/dist/ct/go.mod does not pin chart-testing $CT_VERSION: edit it and run go mod tidy there" >&2; exit 1; }
   local ldflags="-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CT_VERSION"
   local want="ct $CT_VERSION $(hash_of "$here/ct/go.mod" "$here/ct/go.sum") $(go env GOVERSION)"
-  fresh ct "$want" && return 0
-  echo ">> building ct from github.com/helm/chart-testing/v3/ct@$CT_VERSION" >&2
-  local start tmp
-  start=$(date +%s)
-  tmp=$(mktemp -d "$bin/.build.XXXXXX")
-  (cd "$here/ct" && go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp/ct" github.com/helm/chart-testing/v3/ct) ||
-    { rm -rf "$tmp"; exit 1; }
-  mv "$tmp/ct" "$bin/ct"
-  rm -rf "$tmp"
-  echo "$want" >"$bin/.ct.stamp"
-  echo ">> ct ready in $(( $(date +%s) - start ))s" >&2
+  "$root/hack/go-build.sh" ct "$here/ct" github.com/helm/chart-testing/v3/ct "$want" "$ldflags"
 }
 
 readme_generator() {
