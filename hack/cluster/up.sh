@@ -175,10 +175,13 @@ wait_for "kube-apiserver /readyz ok" kctl get --raw=/readyz
 # --- kube-controller-manager, kube-scheduler, kwok ----------------------------
 # The controller manager provisions hostPath PersistentVolumes for the default
 # StorageClass (kubernetes.io/host-path, --enable-hostpath-provisioner). Their
-# directories are created under /tmp, which for this one process is a private
-# bind mount of .cache/cluster/NAME/pv-tmp (a mount namespace of its own).
+# directories are created under /tmp/hostpath_pv (fixed in Kubernetes), which for
+# this one process is a private bind mount of .cache/cluster/NAME/pv-tmp (a mount
+# namespace of its own). Only that folder is covered, not /tmp: the clone itself
+# may live under /tmp. The empty mount point is left on the host.
+mkdir -p /tmp/hostpath_pv
 start kube-controller-manager unshare --mount --propagation private \
-  sh -c 'mount --bind "$0" /tmp && exec "$@"' "$STATE/pv-tmp" \
+  sh -c 'mount --bind "$0" /tmp/hostpath_pv && exec "$@"' "$STATE/pv-tmp" \
   "$bin/kube-controller-manager" \
   --kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" \
   --authorization-kubeconfig="$KUBECONFIG_FILE" \

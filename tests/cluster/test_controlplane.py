@@ -52,10 +52,10 @@ spec:
         p if (p := cluster.get("pvc", "probe", "-n", ns))["status"].get("phase") == "Bound" else None), 60)
     assert pvc["spec"]["storageClassName"] == "standard"
     pv = cluster.get("pv", pvc["spec"]["volumeName"])
-    # hostPath volumes are created in the controller manager's private /tmp,
+    # hostPath volumes are created in the controller manager's private /tmp/hostpath_pv,
     # which is .cache/cluster/<name>/pv-tmp of this clone.
-    assert pv["spec"]["hostPath"]["path"].startswith("/tmp/")
-    assert (cluster.state / "pv-tmp" / pv["spec"]["hostPath"]["path"].removeprefix("/tmp/")).is_dir()
+    assert pv["spec"]["hostPath"]["path"].startswith("/tmp/hostpath_pv/")
+    assert (cluster.state / "pv-tmp" / pv["spec"]["hostPath"]["path"].removeprefix("/tmp/hostpath_pv/")).is_dir()
 
 
 def test_network_namespace_has_only_loopback(cluster):
