@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import socket
@@ -217,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         "init_seconds": round(t_init_end - t_init_start, 4), "t_init_start": t_init_start,
         "t_init_end": t_init_end, "train_seconds": round(train_seconds, 4), "ok": ok,
     }
+    # Drop the DDP wrapper (its reducer holds the process group) before the group goes away:
+    # tearing them down in the other order at exit can abort a gloo worker
+    # ("terminate called without an active exception").
+    del ddp, model, opt
+    gc.collect()
     dist.destroy_process_group()
     log(f"{RESULT_TAG} {json.dumps(result, sort_keys=True)}")
     return 0 if ok else 1
