@@ -31,8 +31,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -40,6 +38,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.pods import expand, pod_identities, resolve_field_path
 
 HERE = Path(__file__).resolve().parent
 NSRUN = HERE / "nsrun.py"
@@ -51,7 +51,6 @@ RESULT_TAG = "DDP_RESULT"
 SANDBOX_ENV = {"GLOO_SOCKET_IFNAME": "lo", "TP_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"}
 # What an image would provide; the rendered env overrides these.
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
 class SimError(Exception):
@@ -118,82 +117,6 @@ def workload_of(objects: list[dict]) -> dict:
     return found[0]
 
 
-def _rand(n: int = 5) -> str:
-    return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
-
-
-def pod_identities(workload: dict) -> list[dict]:
-    """What the workload's controller gives each pod it creates at once: name, index, hostname,
-    subdomain, and the labels/annotations it adds to the template's."""
-    kind, name = workload["kind"], workload["metadata"]["name"]
-    spec = workload["spec"]
-    tmpl_spec = spec["template"]["spec"]
-    out = []
-    if kind == "StatefulSet":
-        start = spec.get("ordinals", {}).get("start", 0)
-        for i in range(start, start + spec.get("replicas", 1)):
-            pod = f"{name}-{i}"
-            out.append({"name": pod, "index": i, "hostname": pod, "subdomain": spec.get("serviceName", ""),
-                        "labels": {"apps.kubernetes.io/pod-index": str(i),
-                                   "statefulset.kubernetes.io/pod-name": pod,
-                                   "controller-revision-hash": f"{name}-podsim"},
-                        "annotations": {}})
-    elif kind == "Job":
-        uid = f"uid-{name}"
-        common = {"batch.kubernetes.io/job-name": name, "job-name": name,
-                  "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid}
-        completions = spec.get("completions", 1)
-        parallelism = spec.get("parallelism", 1)
-        # Only `parallelism` pods run at once: with fewer than the ranks, rendezvous cannot finish.
-        running = min(parallelism, completions) if completions is not None else parallelism
-        indexed = spec.get("completionMode") == "Indexed"
-        for i in range(running):
-            if indexed:
-                pod = f"{name}-{i}-{_rand()}"
-                idx = {"batch.kubernetes.io/job-completion-index": str(i)}
-                out.append({"name": pod, "index": i, "hostname": tmpl_spec.get("hostname") or f"{name}-{i}",
-                            "subdomain": tmpl_spec.get("subdomain", ""), "labels": {**common, **idx},
-                            "annotations": dict(idx)})
-            else:
-                pod = f"{name}-{_rand()}"
-                out.append({"name": pod, "index": i, "hostname": tmpl_spec.get("hostname") or pod,
-                            "subdomain": tmpl_spec.get("subdomain", ""), "labels": dict(common),
-                            "annotations": {}})
-    elif kind == "Deployment":
-        for i in range(spec.get("replicas", 1)):
-            pod = f"{name}-podsim{i}-{_rand()}"
-            out.append({"name": pod, "index": i, "hostname": tmpl_spec.get("hostname") or pod,
-                        "subdomain": tmpl_spec.get("subdomain", ""),
-                        "labels": {"pod-template-hash": "podsim"}, "annotations": {}})
-    else:
-        raise SimError(f"unsupported workload kind {kind}")
-    return out
-
-
-def expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes `$(VAR)` expansion: defined references are replaced, `$$` is a literal `$`,
-    anything else (undefined names, unclosed references) is kept as written."""
-    out, i, n = [], 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "$" and i + 1 < n:
-            nxt = text[i + 1]
-            if nxt == "$":
-                out.append("$")
-                i += 2
-                continue
-            if nxt == "(":
-                end = text.find(")", i + 2)
-                if end != -1:
-                    name = text[i + 2:end]
-                    out.append(env[name] if name in env else text[i:end + 1])
-                    i = end + 1
-                    continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 def resolve_field(pod: Pod, path: str) -> str:
     """A downward-API fieldRef, as the kubelet resolves it for this pod."""
     simple = {
@@ -203,11 +126,10 @@ def resolve_field(pod: Pod, path: str) -> str:
     }
     if path in simple:
         return simple[path]
-    m = _FIELD.match(path)
-    if m:
-        # A key the pod lacks resolves to "" (the container still starts).
-        return (pod.labels if m.group(1) == "labels" else pod.annotations).get(m.group(2), "")
-    raise SimError(f"unsupported fieldRef {path!r}")
+    try:
+        return resolve_field_path(pod.metadata, path)
+    except ValueError as err:
+        raise SimError(str(err)) from None
 
 
 def _config_data(world: World, kind: str, name: str, optional: bool) -> dict[str, str] | None:
@@ -291,7 +213,11 @@ def plan(objects: list[dict], container: str = "pytorch", cluster_domain: str = 
     c = next((x for x in spec["containers"] if x["name"] == container), None)
     if c is None:
         raise SimError(f"no container {container!r} in {workload['kind']}/{workload['metadata']['name']}")
-    for ident in pod_identities(workload):
+    try:
+        identities = pod_identities(workload)
+    except ValueError as err:
+        raise SimError(str(err)) from None
+    for ident in identities:
         pod = Pod(name=ident["name"], index=ident["index"], hostname=ident["hostname"], subdomain=ident["subdomain"],
                   namespace=namespace,
                   labels={**(tmpl["metadata"].get("labels") or {}), **ident["labels"]},

@@ -1,6 +1,8 @@
 """templates/tests/test-master-address.yaml: the `helm test` hook."""
 import pytest
 
+from harness.pod_security import restricted_violations
+
 
 def hook(m):
     return m.get("Pod", "rel-pytorch-test-master-address")
@@ -26,5 +28,4 @@ def test_should_resolve_master_service_in_standalone_mode(render):
 
 @pytest.mark.parametrize("sets", [(), ("mode=distributed", "worldSize=2")])
 def test_should_run_hook_under_restricted_pod_security(render, sets):
-    from test_security import restricted_violations
     assert restricted_violations(hook(render(None, *sets, show_tests=True))["spec"]) == []

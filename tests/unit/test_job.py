@@ -1,7 +1,7 @@
 """templates/job.yaml: run to completion (job.*)."""
 import pytest
 
-from harness.pods import resolved_env
+from harness.pods import pod_envs
 
 CODE = {"configMap": "code", "entrypoint": {"file": "train.py"}}
 DIST_JOB = {**CODE, "mode": "distributed", "worldSize": 4, "job": {"enabled": True},
@@ -29,12 +29,7 @@ def test_should_render_indexed_job_with_one_index_per_rank(render):
     spec = m["Job"]["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 4, 4)
     assert m.env()["RANK"] == {"fieldRef": {"fieldPath": INDEX}}
-    ranks = []
-    for index in range(spec["completions"]):
-        meta = {"name": f"rel-pytorch-{index}-abcde", "namespace": "ml", "labels": {},
-                "annotations": {"batch.kubernetes.io/job-completion-index": str(index)}}
-        ranks.append(int(resolved_env(m.container(), meta)["RANK"]))
-    assert ranks == [0, 1, 2, 3]
+    assert [int(env["RANK"]) for env in pod_envs(m["Job"])] == [0, 1, 2, 3]
 
 
 def test_should_give_indexed_pods_stable_names_under_the_headless_service(render):

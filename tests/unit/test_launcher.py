@@ -1,17 +1,10 @@
 """launcher=torchrun, GPUs and NCCL/torch environment (launcher, torchrun.*, gpu.*, torchEnv)."""
 import pytest
 
-from harness.pods import resolved_env, statefulset_pod_metadata
+from harness.pods import expand, pod_envs
 
 CODE = {"configMap": "code", "entrypoint": {"file": "train.py", "args": ["--epochs", "2"]}}
 TORCHRUN = {**CODE, "launcher": "torchrun", "mode": "distributed", "worldSize": 2}
-
-
-def expand(arg: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion of command arguments."""
-    for name, value in env.items():
-        arg = arg.replace(f"$({name})", value)
-    return arg
 
 
 def test_should_run_python_launcher_by_default(default):
@@ -22,9 +15,7 @@ def test_should_launch_torchrun_with_one_node_per_pod(render):
     m = render(TORCHRUN)
     c = m.container()
     assert c["command"] == ["torchrun"]
-    sts = m["StatefulSet"]
-    for ordinal in range(2):
-        env = resolved_env(c, statefulset_pod_metadata(sts, ordinal))
+    for ordinal, env in enumerate(pod_envs(m["StatefulSet"])):
         args = [expand(a, env) for a in c["args"]]
         assert args == ["--nnodes=2", "--nproc-per-node=1", f"--node-rank={ordinal}",
                         "--master-addr=rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local",

@@ -1,7 +1,7 @@
 """templates/statefulset.yaml: distributed mode."""
 import pytest
 
-from harness.pods import resolved_env, statefulset_pod_metadata
+from harness.pods import pod_envs
 
 POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']"
 MASTER = "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
@@ -10,9 +10,8 @@ MASTER = "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
 def rank_envs(m) -> list[dict]:
     """Each pod's resolved env: the StatefulSet controller creates pods with ordinals
     0..replicas-1, and RANK is read from the pod's ordinal label."""
-    sts = m["StatefulSet"]
     assert m.env()["RANK"] == {"fieldRef": {"fieldPath": POD_INDEX}}
-    return [resolved_env(m.container(), statefulset_pod_metadata(sts, i)) for i in range(sts["spec"]["replicas"])]
+    return pod_envs(m["StatefulSet"])
 
 
 def ranks_kubernetes_would_assign(m) -> list[int]:
