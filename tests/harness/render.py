@@ -69,8 +69,7 @@ class Manifests:
 
     def workload(self) -> dict:
         """The one Deployment, StatefulSet or Job that runs the PyTorch ranks."""
-        found = [o for o in self.objects if o["kind"] in ("Deployment", "StatefulSet", "Job")
-                 and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "test"]
+        found = [o for o in self.objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
         assert len(found) == 1, f"expected one workload, got {[o['kind'] for o in found]}"
         return found[0]
 
