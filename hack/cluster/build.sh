@@ -5,6 +5,13 @@
 #                             k8s.io/kubernetes/cmd/...    (wrapper module hack/cluster/k8s)
 #   kwok                      sigs.k8s.io/kwok/cmd/kwok    (plain go install, hack/go-tool.sh)
 #   cluster-nsproxy           hack/cluster/nsproxy         (host loopback -> API server in the netns)
+# and the real node (hack/cluster/node-up.sh):
+#   kubelet                   k8s.io/kubernetes/cmd/kubelet (wrapper module hack/cluster/k8s)
+#   containerd, containerd-shim-runc-v2, ctr
+#                             github.com/containerd/containerd/v2/cmd/... (go install)
+#   cni/bridge, cni/host-local, cni/loopback
+#                             github.com/containernetworking/plugins/plugins/... (go install)
+#   coredns                   github.com/coredns/coredns (go install)
 # Versions: hack/cluster/versions.env. A binary is rebuilt only when its stamp
 # (bin/.NAME.stamp: package@version + hash of the wrapper go.mod/go.sum, flags
 # and Go version) changed. Go's default GOCACHE/GOMODCACHE are used, so a fresh
@@ -47,15 +54,27 @@ t0=$(date +%s)
 build() { "$root/hack/go-build.sh" "$@"; }
 
 want=("$@")
-((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok cluster-nsproxy)
+((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok cluster-nsproxy
+  kubelet containerd containerd-shim-runc-v2 ctr cni/bridge cni/host-local cni/loopback coredns)
 for name in "${want[@]}"; do
   case $name in
     etcd) build etcd "$here/etcd" . "go.etcd.io/etcd/server/v3 $etcd_key" "$etcd_ldflags" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet)
       build "$name" "$here/k8s" "k8s.io/kubernetes/cmd/$name" "k8s.io/kubernetes/cmd/$name $k8s_key" "$k8s_ldflags" ;;
     kwok)
       "$root/hack/go-tool.sh" kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     cluster-nsproxy) build cluster-nsproxy "$here/nsproxy" . "nsproxy $nsproxy_key" "-s -w" ;;
+    containerd|ctr)
+      "$root/hack/go-tool.sh" "$name" "github.com/containerd/containerd/v2/cmd/$name" "$CONTAINERD_VERSION" \
+        "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" "urfave_cli_no_docs osusergo netgo no_btrfs" ;;
+    containerd-shim-runc-v2)
+      "$root/hack/go-tool.sh" "$name" "github.com/containerd/containerd/v2/cmd/$name" "$CONTAINERD_VERSION" \
+        "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" "urfave_cli_no_docs osusergo netgo no_grpc" ;;
+    cni/bridge|cni/loopback)
+      "$root/hack/go-tool.sh" "$name" "github.com/containernetworking/plugins/plugins/main/${name#cni/}" "$CNI_PLUGINS_VERSION" ;;
+    cni/host-local)
+      "$root/hack/go-tool.sh" "$name" "github.com/containernetworking/plugins/plugins/ipam/host-local" "$CNI_PLUGINS_VERSION" ;;
+    coredns) "$root/hack/go-tool.sh" coredns github.com/coredns/coredns "$COREDNS_VERSION" ;;
     *) echo "unknown binary: $name" >&2; exit 2 ;;
   esac
 done

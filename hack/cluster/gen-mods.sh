@@ -2,7 +2,8 @@
 # (Re)generate the two wrapper modules that build the control plane from the
 # Go module proxy, for the versions pinned in hack/cluster/versions.env:
 #
-#   hack/cluster/k8s/go.mod   requires k8s.io/kubernetes@KUBERNETES_VERSION and
+#   hack/cluster/k8s/go.mod   requires k8s.io/kubernetes@KUBERNETES_VERSION (the control
+#                             plane, kubectl and the real node's kubelet) and
 #                             replaces every k8s.io/<staging> module (which
 #                             kubernetes' own go.mod points at ./staging/src/...)
 #                             with the published k8s.io/<staging>@v0.MINOR.PATCH.
@@ -54,7 +55,8 @@ gen_k8s() {
     "k8s.io/kubernetes/cmd/kube-apiserver@$v" \
     "k8s.io/kubernetes/cmd/kube-controller-manager@$v" \
     "k8s.io/kubernetes/cmd/kube-scheduler@$v" \
-    "k8s.io/kubernetes/cmd/kubectl@$v")
+    "k8s.io/kubernetes/cmd/kubectl@$v" \
+    "k8s.io/kubernetes/cmd/kubelet@$v")
 }
 
 gen_etcd() {
