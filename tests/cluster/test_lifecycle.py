@@ -66,7 +66,7 @@ def test_upgrade_rollback_uninstall(cluster, namespace, chart):
 @pytest.mark.parametrize("mode", ["standalone", "distributed"])
 def test_helm_test_hook(cluster, namespace, chart, mode):
     """`helm test` runs templates/tests/test-master-address.yaml; kwok's stage
-    pod-complete-helm-test (hack/cluster/kwok.yaml) completes pods annotated
+    pod-complete-helm-test (hack/cluster/kwok-stages.yaml) completes pods annotated
     helm.sh/hook: test, as a container that exits 0 would."""
     ns = namespace()
     sets = list(DIST) + ["--set", "worldSize=2"] if mode == "distributed" else []
