@@ -1,11 +1,17 @@
 # Embedded Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok), built from source out of the Go module proxy and run on
 # loopback in a network namespace of its own. See docs/cluster.md.
-SETUP_DEPS += cluster-bins
+# The real node (kubelet, containerd, CNI plugins, CoreDNS) is built the same way; runc
+# comes from Debian's package. See docs/node.md.
+SETUP_DEPS += cluster-bins node-deps
 
-.PHONY: cluster-bins cluster-up cluster-down cluster-test demo demo-down
-cluster-bins: ## Build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl and kwok into bin/
+.PHONY: cluster-bins node-deps cluster-up cluster-down cluster-test node-test demo demo-down
+cluster-bins: ## Build the control plane (etcd, kube-*, kubectl, kwok) and the real node (kubelet, containerd, CNI, CoreDNS) into bin/
 	@hack/cluster/build.sh
+
+node-deps: ## Install Debian's runc (the real node's OCI runtime) when it is missing
+	@command -v runc >/dev/null || { echo ">> apt-get install runc" >&2; \
+	  apt-get install -y -qq runc >/dev/null || { apt-get update -qq && apt-get install -y -qq runc >/dev/null; }; }
 
 cluster-up: cluster-bins ## Start the control plane "default" and print its kubeconfig
 	@hack/cluster/up.sh default
@@ -16,7 +22,10 @@ cluster-down: ## Stop the control plane "default"
 cluster-test: tools venv cluster-bins ## Run only the tests against the embedded control plane
 	$(PYTEST) -m cluster $(PYTEST_ARGS)
 
-demo: tools cluster-bins ## Start the control plane, install the chart (distributed, worldSize 4), print the ranks
+node-test: setup ## Run only the tests on the real node
+	$(PYTEST) -m node $(PYTEST_ARGS)
+
+demo: tools venv cluster-bins node-deps dist-tools images ## Start the control plane and a real node, train with worldSize 4, print the ranks and their losses
 	@hack/cluster/demo.sh
 
 demo-down: ## Stop the demo control plane started by `make demo`

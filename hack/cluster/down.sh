@@ -6,6 +6,8 @@
 #     our namespace (guards against pid reuse);
 #   - whatever else still runs inside the namespace (a client left behind by a
 #     killed test run) is listed by `ip netns pids` and stopped the same way.
+#   - a real node's containers (own network namespaces, under the node's cgroups)
+#     are killed through those cgroups, which are then removed.
 # usage: hack/cluster/down.sh [NAME] [--purge]   (--purge also deletes the state dir)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,9 +57,13 @@ for pid in "${pids[@]}"; do
 done
 if [[ -e $NETNS_PATH ]]; then
   for pid in $(ip netns pids "$NETNS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  ip netns del "$NETNS" 2>/dev/null || true
 fi
-rm -rf "$STATE/pids" "$STATE/started" "$STATE/netns" "$STATE/kubeconfig-host" "$STATE/host-port"
+# A real node's containers live in network namespaces of their own, under the
+# node's cgroups: kill what is left there (hack/cluster/node-up.sh).
+node_init
+node_cgroup_kill
+[[ -e $NETNS_PATH ]] && { ip netns del "$NETNS" 2>/dev/null || true; }
+rm -rf "$STATE/pids" "$STATE/started" "$STATE/node-started" "$STATE/netns" "$STATE/kubeconfig-host" "$STATE/host-port"
 ((${#pids[@]})) && echo ">> stopped $(printf '%s\n' "${pids[@]}" | sort -u | wc -l) process(es) of cluster '$CLUSTER_NAME', deleted netns $NETNS" >&2
 if ((purge)); then
   rm -rf "$STATE"

@@ -39,3 +39,57 @@ cluster_is_up() {
   nsenter --net="$NETNS_PATH" -- "$(dirname "${BASH_SOURCE[0]}")/../../bin/kubectl" \
     --kubeconfig="$KUBECONFIG_FILE" get --raw=/readyz >/dev/null 2>&1
 }
+
+# node_init (after cluster_init) sets what the real node of this cluster uses
+# (hack/cluster/node-up.sh):
+#   NODE_NAME NODE_IP POD_CIDR  the node, its IP on the pod bridge cni0, the pod /24
+#   CLUSTER_DOMAIN              the zone CoreDNS serves (the chart's clusterDomain default)
+#   CGROUP_ROOT                 parent cgroup of every pod, in each hierarchy
+#   NODE_CRI_SOCKET             containerd's socket
+#   NODE_CONTAINERD_ROOT        containerd's root, kept across restarts (pulled images)
+#   REGISTRY_ADDR REGISTRY_DIR  the image registry in the namespace and its storage
+#                               (shared by every cluster of this clone)
+node_init() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  NODE_NAME=node0 NODE_IP=10.245.0.1 POD_CIDR=10.245.0.0/24 CLUSTER_DOMAIN=cluster.local
+  NODE_HEALTHZ_PORT=10248
+  CGROUP_ROOT=/$NETNS
+  NODE_CRI_SOCKET=$STATE/node/run/containerd.sock
+  NODE_CONTAINERD_ROOT=$STATE/node/containerd-root
+  REGISTRY_ADDR=127.0.0.1:5000
+  REGISTRY_DIR=$root/.cache/registry
+  export NODE_NAME NODE_IP POD_CIDR CLUSTER_DOMAIN CGROUP_ROOT NODE_CRI_SOCKET NODE_CONTAINERD_ROOT REGISTRY_ADDR REGISTRY_DIR
+}
+
+# node_cgroup_kill: SIGKILL every process left in the node's pod cgroups (containers
+# live in network namespaces of their own, so `ip netns pids` does not list them),
+# then remove the cgroups. Returns once they are gone (deadline 10 s).
+node_cgroup_kill() {
+  local h end=$((SECONDS + 10)) left
+  while :; do
+    left=0
+    for h in /sys/fs/cgroup/*/; do
+      [[ -d $h${CGROUP_ROOT#/} ]] || continue
+      while read -r pid; do
+        [[ -n $pid ]] && { kill -KILL "$pid" 2>/dev/null; left=1; }
+      done < <(find "$h${CGROUP_ROOT#/}" -name cgroup.procs -exec cat {} + 2>/dev/null)
+    done
+    ((left && SECONDS < end)) || break
+    sleep 0.1
+  done
+  for h in /sys/fs/cgroup/*/; do
+    [[ -d $h${CGROUP_ROOT#/} ]] && find "$h${CGROUP_ROOT#/}" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}
+
+# node_is_up: the real node of this cluster runs (its components live in our netns).
+node_is_up() {
+  node_init
+  [[ -f $STATE/node-started ]] || return 1
+  local f
+  for f in node-anchor registry containerd coredns kubelet; do
+    [[ -f $STATE/pids/$f.pid ]] && pid_in_netns "$(cat "$STATE/pids/$f.pid")" || return 1
+  done
+}

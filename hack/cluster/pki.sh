@@ -8,12 +8,20 @@
 #                            used by kubectl/helm, the controller manager,
 #                            the scheduler and kwok
 #   sa.key/sa.pub            service-account token signing key pair
-# usage: hack/cluster/pki.sh DIR
+#   kubelet-client.crt/.key  the real node's client cert (CN=system:node:NODE, O=system:nodes),
+#                            authorized by the API server's Node authorizer
+#   kubelet-serving.crt/.key the kubelet's serving cert for the node IP
+#   apiserver-kubelet-client.crt/.key
+#                            the API server's client cert for logs/exec/port-forward
+#                            on the kubelet (O=system:masters)
+# usage: hack/cluster/pki.sh DIR [NODE_NAME NODE_IP]
 set -euo pipefail
-dir=$1
+dir=$1 node_name=${2:-node0} node_ip=${3:-10.245.0.1}
 mkdir -p "$dir"
 cd "$dir"
-[[ -f .complete ]] && exit 0
+marker=".complete-$node_name-$node_ip"
+[[ -f $marker ]] && exit 0
+rm -f .complete*
 umask 077
 days=3650
 ec() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
@@ -40,9 +48,20 @@ sign admin "/O=system:masters/CN=kubernetes-admin" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 
+sign kubelet-client "/O=system:nodes/CN=system:node:$node_name" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+sign kubelet-serving "/CN=$node_name" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:$node_ip,DNS:$node_name"
+sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
 openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
 rm -f ca.srl
 chmod 600 ./*.key
 chmod 644 ./*.crt sa.pub
-touch .complete
+touch "$marker"

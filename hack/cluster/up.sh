@@ -13,8 +13,12 @@
 # Idempotent: a cluster already up is reused. On any failure everything it
 # started is stopped again (hack/cluster/down.sh) and the logs are printed.
 #
+# With CLUSTER_REAL_NODE=1 a real node joins too (kubelet, containerd, runc, CNI,
+# CoreDNS and the image registry, in the same namespace): hack/cluster/node-up.sh.
+#
 # usage: hack/cluster/up.sh [NAME]          (NAME: default "default")
-# env:   CLUSTER_NODES (2)  CLUSTER_TIMEOUT seconds for each wait (90)
+# env:   CLUSTER_NODES simulated (kwok) nodes (2)  CLUSTER_REAL_NODE (0)
+#        CLUSTER_TIMEOUT seconds for each wait (90)
 #        CLUSTER_STATE_DIR (overrides .cache/cluster/NAME)
 #        CLUSTER_EXPOSE=1 also forward a host loopback port to the API server
 #        (CLUSTER_HOST_PORT, default any free port) and write STATE/kubeconfig-host
@@ -25,9 +29,12 @@ root=$(cd "$here/../.." && pwd)
 bin=$root/bin
 # shellcheck source=lib.sh
 source "$here/lib.sh"
+# shellcheck source=versions.env
+source "$here/versions.env"
 cluster_init "${1:-}"
 
 nodes=${CLUSTER_NODES:-2}
+real_node=${CLUSTER_REAL_NODE:-0}
 timeout=${CLUSTER_TIMEOUT:-90}
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -62,7 +69,7 @@ expose() {
   log "API server also reachable from the host: 127.0.0.1:$(cat "$STATE/host-port") ($STATE/kubeconfig-host)"
 }
 
-if cluster_is_up; then
+if cluster_is_up && { [[ $real_node != 1 ]] || node_is_up; }; then
   log "cluster '$CLUSTER_NAME' is already up (netns $NETNS)"
   expose
   echo "$KUBECONFIG_FILE"
@@ -86,7 +93,8 @@ trap 'fail "unexpected error (line $LINENO)"' EXIT
 
 mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/pv-tmp"
 rm -rf "$STATE/etcd" "$STATE/pv-tmp"/* "$STATE/logs"/*.log "$STATE/kubeconfig-host" "$STATE/host-port"
-"$here/pki.sh" "$STATE/pki"
+node_init
+"$here/pki.sh" "$STATE/pki" "$NODE_NAME" "$NODE_IP"
 pki=$STATE/pki
 
 # --- the network namespace: only lo, only 127.0.0.0/8 -------------------------
@@ -157,8 +165,10 @@ wait_for "etcd healthy" in_ns curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_POR
 # --- kube-apiserver -----------------------------------------------------------
 # --endpoint-reconciler-type=none: the `kubernetes` Service gets no endpoints
 # (an Endpoints address may not be loopback, and nothing in this cluster dials
-# it). No aggregated APIs, no webhooks, no kubelets: the apiserver itself never
-# proxies to a pod, service or node address.
+# it). No aggregated APIs and no webhooks. The only address besides loopback the
+# apiserver ever dials is a real node's kubelet (logs, exec, port-forward), at
+# its InternalIP on the pod bridge inside this namespace. The Node authorizer
+# scopes what that kubelet may read.
 start kube-apiserver "$bin/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -168,7 +178,9 @@ start kube-apiserver "$bin/kube-apiserver" \
   --client-ca-file="$pki/ca.crt" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-  --authorization-mode=RBAC --allow-privileged=true --profiling=false \
+  --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
+  --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$pki/ca.crt" --kubelet-preferred-address-types=InternalIP \
   --max-requests-inflight=1000 --max-mutating-requests-inflight=500
 wait_for "kube-apiserver /readyz ok" kctl get --raw=/readyz
 
@@ -197,7 +209,15 @@ start kube-scheduler "$bin/kube-scheduler" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false \
   --authentication-skip-lookup=true \
   --kube-api-qps=500 --kube-api-burst=1000 --profiling=false
-start kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$here/kwok.yaml" \
+# kwok's Stages: its own "fast" ones, from the module the build downloaded, then ours.
+kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || fail "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'"
+for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+  echo "---"; cat "$kwok_dir/kustomize/stage/$f.yaml"
+done >"$STATE/kwok.yaml"
+cat "$here/kwok-stages.yaml" >>"$STATE/kwok.yaml"
+start kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$STATE/kwok.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --cidr=10.244.0.0/16 --node-ip=10.243.0.1 --node-lease-duration-seconds=40
 
@@ -245,9 +265,12 @@ done
 insecure_ok() { in_ns curl -kfsS --max-time 2 "https://127.0.0.1:$1/healthz"; }
 wait_for "kube-controller-manager healthy" insecure_ok "$KCM_PORT"
 wait_for "kube-scheduler healthy" insecure_ok "$SCHEDULER_PORT"
-wait_for "$nodes kwok node(s) Ready" kctl wait --for=condition=Ready node --all --timeout=2s
+((nodes == 0)) || wait_for "$nodes kwok node(s) Ready" kctl wait --for=condition=Ready node -l type=kwok --timeout=2s
 wait_for "default ServiceAccount exists" kctl -n default get serviceaccount default
 
+if [[ $real_node == 1 ]]; then
+  "$here/node-up.sh" "$CLUSTER_NAME" || fail "the real node did not join"
+fi
 expose || fail "could not expose the API server on the host"
 trap - EXIT
 echo "up $(date +%s)" >"$STATE/started"
