@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=5, help="optimizer steps per epoch (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="samples per rank and step (default 32)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
+    p.add_argument("--step-seconds", type=float, default=0.0,
+                   help="sleep this long after each step, to pace a demo (default 0)")
     p.add_argument("--hidden", type=int, default=32, help="hidden units of the model (default 32)")
     p.add_argument("--seed", type=int, default=1234, help="base random seed (default 1234)")
     p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
@@ -183,10 +185,12 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             opt.step()
             steps += 1
+            if args.step_seconds > 0:
+                time.sleep(args.step_seconds)
         loss_value = loss.detach().clone()
         dist.all_reduce(loss_value, op=dist.ReduceOp.SUM)
         loss_value = loss_value.item() / world_size
-        log(f"epoch {epoch + 1}/{args.epochs} mean loss {loss_value:.5f}")
+        log(f"epoch {epoch + 1}/{args.epochs} step {steps} mean loss {loss_value:.5f}")
     train_seconds = time.time() - t_train
 
     # DDP keeps the replicas identical: the parameter sum must be the same on every rank.
