@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: start the embedded control plane "demo" (if it is not up), install
-# the chart from this checkout in distributed mode (worldSize 4) into namespace
-# "demo" (Pod Security `restricted`), print every rank, and leave it all running,
-# reachable from the host through bin/cluster-nsproxy (.cache/cluster/demo/kubeconfig-host).
+# `make demo`: start the embedded control plane "demo" with a real node (if it is not
+# up), install the chart from this checkout in distributed mode (worldSize 4, the
+# example DDP script) into namespace "demo" (Pod Security `restricted`), wait until
+# every rank is training, and print each rank's pod, node and status with the last
+# lines of its training log. Everything stays running, reachable from the host
+# through bin/cluster-nsproxy (.cache/cluster/demo/kubeconfig-host).
 # `make demo-down` (hack/cluster/down.sh demo) stops it.
-# env: DEMO_WORLD_SIZE (4), DEMO_RELEASE (demo), DEMO_NAMESPACE (demo)
+# env: DEMO_WORLD_SIZE (4), DEMO_RELEASE (demo), DEMO_NAMESPACE (demo),
+#      DEMO_ARGS (the example script's arguments)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 world=${DEMO_WORLD_SIZE:-4}
 release=${DEMO_RELEASE:-demo}
 ns=${DEMO_NAMESPACE:-demo}
+args=${DEMO_ARGS:---epochs 500 --steps 20 --step-seconds 0.05}
 [[ -x $root/bin/helm ]] || { echo "bin/helm is missing: run 'make setup' (or 'make tools')" >&2; exit 1; }
 
 start=$SECONDS
-kubeconfig=$(CLUSTER_EXPOSE=1 "$here/up.sh" demo)
+kubeconfig=$(CLUSTER_EXPOSE=1 CLUSTER_REAL_NODE=1 CLUSTER_NODES=0 "$here/up.sh" demo)
 host_kubeconfig=$(dirname "$kubeconfig")/kubeconfig-host
 x() { "$here/exec.sh" demo "$@"; }
 
@@ -27,53 +31,41 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
 EOF
-echo ">> helm upgrade --install $release $root -n $ns --set mode=distributed --set worldSize=$world --wait" >&2
-x helm upgrade --install "$release" "$root" -n "$ns" --set mode=distributed --set "worldSize=$world" \
-  --wait --timeout 180s >/dev/null
+# The images hack/images/build.sh built, from the node's registry (global.imageRegistry).
+mapfile -t images < <(PYTHONPATH="$root/tests" "$root/.venv/bin/python" -m harness.images)
+((${#images[@]})) || { echo "the images are not built: run 'make images'" >&2; exit 1; }
+sets=(--set mode=distributed --set "worldSize=$world" --set examples.enabled=true --set "entrypoint.args=$args")
+for s in "${images[@]}"; do sets+=(--set "$s"); done
+echo ">> helm upgrade --install $release . -n $ns ${sets[*]} --wait" >&2
+x helm upgrade --install "$release" "$root" -n "$ns" "${sets[@]}" --wait --timeout 300s >/dev/null
 
 selector=app.kubernetes.io/instance=$release
-deadline=$((SECONDS + 120))
-until [[ $(x kubectl -n "$ns" get pods -l "$selector" --field-selector=status.phase=Running -o name | wc -l) -eq $world ]]; do
-  ((SECONDS < deadline)) || { echo "timed out waiting for $world Running pods" >&2; x kubectl -n "$ns" get pods -o wide >&2; exit 1; }
-  sleep 0.2
+pods=$(x kubectl -n "$ns" get pods -l "$selector" -o name)
+deadline=$((SECONDS + 180))
+for pod in $pods; do
+  until x kubectl -n "$ns" logs "$pod" -c pytorch 2>/dev/null | grep -q ' step .* mean loss '; do
+    ((SECONDS < deadline)) || { echo "timed out waiting for $pod to log a loss" >&2; x kubectl -n "$ns" logs "$pod" -c pytorch >&2; exit 1; }
+    sleep 1
+  done
 done
 
-# RANK comes from a fieldRef (metadata.labels['apps.kubernetes.io/pod-index']):
-# resolve it against each pod, as the kubelet would.
-x kubectl -n "$ns" get pods -l "$selector" -o json | python3 -c '
-import json, sys
-pods = json.load(sys.stdin)["items"]
-def env(pod):
-    c = next(c for c in pod["spec"]["containers"] if c["name"] == "pytorch")
-    out = {}
-    for e in c.get("env", []):
-        if "value" in e:
-            out[e["name"]] = e["value"]
-        elif "fieldRef" in e.get("valueFrom", {}):
-            path = e["valueFrom"]["fieldRef"]["fieldPath"]
-            if path.startswith("metadata.labels["):
-                out[e["name"]] = pod["metadata"]["labels"].get(path[len("metadata.labels[") + 1:-2], "")
-            elif path.startswith("metadata."):
-                out[e["name"]] = pod["metadata"].get(path.split(".", 1)[1], "")
-    return out
-rows = [("POD", "RANK", "WORLD_SIZE", "MASTER_ADDR", "STATUS", "NODE", "POD IP (fake)")]
-for p in sorted(pods, key=lambda p: int(p["metadata"]["labels"].get("apps.kubernetes.io/pod-index", 0))):
-    e = env(p)
-    rows.append((p["metadata"]["name"], e.get("RANK", "?"), e.get("WORLD_SIZE", "?"), e.get("MASTER_ADDR", "?"),
-                 p["status"].get("phase", "?"), p["spec"].get("nodeName", ""), p["status"].get("podIP", "")))
-w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-for r in rows:
-    print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
-'
+echo
+x kubectl -n "$ns" get pods -l "$selector" --sort-by='.metadata.name' -o custom-columns=\
+'POD:.metadata.name,RANK:.metadata.labels.apps\.kubernetes\.io/pod-index,NODE:.spec.nodeName,STATUS:.status.phase,READY:.status.containerStatuses[0].ready,RESTARTS:.status.containerStatuses[0].restartCount,POD IP:.status.podIP'
+for pod in $pods; do
+  echo
+  echo "== ${pod#pod/}: last lines of its training log"
+  x kubectl -n "$ns" logs "$pod" -c pytorch --tail=3 | sed 's/^/   /'
+done
 cat <<EOF
 
-Demo ready in $((SECONDS - start))s. The control plane stays up (simulated nodes: kwok; no container runs).
+Demo ready in $((SECONDS - start))s: $world ranks train in real containers (kubelet + containerd on
+node0, pod network 10.245.0.0/24 inside network namespace $(cat "$root/.cache/cluster/demo/netns")).
 kubeconfig: $host_kubeconfig
-  (API server forwarded from 127.0.0.1:$(cat "$root/.cache/cluster/demo/host-port") on this host into network
-   namespace $(cat "$root/.cache/cluster/demo/netns"), where it listens on 127.0.0.1:6443), e.g.:
-  KUBECONFIG=$host_kubeconfig bin/kubectl -n $ns get pods,svc,pvc
+  (API server forwarded from 127.0.0.1:$(cat "$root/.cache/cluster/demo/host-port") on this host), e.g.:
+  KUBECONFIG=$host_kubeconfig bin/kubectl -n $ns logs -f $release-pytorch-0
 or run clients inside the namespace (kubeconfig $kubeconfig):
   hack/cluster/exec.sh demo helm -n $ns status $release
-  hack/cluster/exec.sh demo bash            # a shell with KUBECONFIG set
+  hack/cluster/exec.sh demo kubectl -n $ns exec $release-pytorch-0 -- id
 Tear down with: make demo-down
 EOF
