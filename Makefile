@@ -33,11 +33,11 @@ venv: ## Create .venv with the test dependencies from pyproject.toml
 # Two workers; each slow suite (cluster, runtime, dist) stays on one worker (tests/conftest.py).
 XDIST ?= -n 2 --dist loadgroup
 
-test: setup ## Set up, then run every test (unit, dist, cluster, runtime)
+test: setup ## Set up, then run every test (unit, dist, cluster, runtime, node)
 	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
 unit: tools venv ## Run only the render/unit tests
-	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist" $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node" $(PYTEST_ARGS)
 
 lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 	helm lint --strict .

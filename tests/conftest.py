@@ -30,7 +30,7 @@ def distributed():
     return _render.render(None, "mode=distributed", "worldSize=4")
 
 
-_SERIAL_GROUPS = ("cluster", "runtime", "dist")
+_SERIAL_GROUPS = ("node", "cluster", "runtime", "dist")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -40,6 +40,7 @@ def missing_binaries() -> list[str]:
 class ControlPlane:
     name: str = "test"
     nodes: int = 2
+    real_node: bool = False   # also join a real node (kubelet + containerd): hack/cluster/node-up.sh
     state: Path = field(init=False)
     netns: str = field(init=False, default="")
     kubeconfig: Path = field(init=False)
@@ -51,7 +52,7 @@ class ControlPlane:
 
     # -- lifecycle -------------------------------------------------------
     def up(self, timeout: float = 300) -> "ControlPlane":
-        env = dict(os.environ, CLUSTER_NODES=str(self.nodes))
+        env = dict(os.environ, CLUSTER_NODES=str(self.nodes), CLUSTER_REAL_NODE="1" if self.real_node else "0")
         start = time.monotonic()
         proc = subprocess.run([str(HACK / "up.sh"), self.name], env=env, text=True,
                               capture_output=True, timeout=timeout)
@@ -112,6 +113,35 @@ class ControlPlane:
     def delete_namespace(self, name: str, wait: bool = False) -> None:
         self.kubectl("delete", "namespace", name, "--ignore-not-found", f"--wait={str(wait).lower()}",
                      check=False, timeout=120)
+
+    # -- inside pods (a real node only) ------------------------------------
+    def exec(self, namespace: str, pod: str, *command: str, container: str = "pytorch",
+             check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """`kubectl exec` COMMAND in a container: through the API server to the kubelet."""
+        return self.kubectl("exec", "-n", namespace, pod, "-c", container, "--", *command,
+                            check=check, timeout=timeout)
+
+    def logs(self, namespace: str, pod: str, container: str = "pytorch", previous: bool = False) -> str:
+        args = ["logs", "-n", namespace, pod, "-c", container]
+        if previous:
+            args.append("--previous")
+        return self.kubectl(*args, check=False).stdout
+
+    def dump(self, namespace: str) -> str:
+        """What a person looks at first when a test on a real node fails: the pods, the
+        container statuses, the last events and the last log lines of every container."""
+        out = [self.kubectl("get", "pods,pvc,jobs,statefulsets", "-n", namespace, "-o", "wide",
+                            check=False).stdout]
+        for pod in self.pods(namespace):
+            name = pod["metadata"]["name"]
+            for st in pod.get("status", {}).get("initContainerStatuses", []) + \
+                    pod.get("status", {}).get("containerStatuses", []):
+                out.append(f"--- {name}/{st['name']}: restarts={st.get('restartCount')} "
+                           f"state={json.dumps(st.get('state'))} last={json.dumps(st.get('lastState'))}")
+                out.append("\n".join(self.logs(namespace, name, st["name"]).splitlines()[-15:]))
+        out.append(self.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp",
+                                check=False).stdout[-6000:])
+        return "\n".join(out)
 
     # -- waiting ---------------------------------------------------------
     def pods(self, namespace: str, selector: str = "") -> list[dict]:
