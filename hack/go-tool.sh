@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
 # Build one pinned Go command into bin/NAME, unless bin/NAME was already built
 # from the same module@version (a stamp file records it).
+# hack/go-build.sh is the twin of this for packages of a wrapper module.
 # usage: hack/go-tool.sh NAME MODULE/PATH/TO/CMD VERSION [EXTRA_LDFLAGS]
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 name=$1 pkg=$2 version=$3 ldflags=${4:-}
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/bin
-stamp=$bin/.$name.stamp
+stamp=$BIN/.$name.stamp
 want="$pkg@$version $ldflags"
-if [[ -x $bin/$name && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-  exit 0
-fi
-mkdir -p "$bin"
-tmp=$(mktemp -d "$bin/.build.XXXXXX")
+fresh "$BIN/$name" "$stamp" "$want" && exit 0
+mkdir -p "$BIN"
+tmp=$(mktemp -d "$BIN/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo ">> building $name from $pkg@$version" >&2
-start=$(date +%s)
+say "building $name from $pkg@$version"
+start=$SECONDS
 CGO_ENABLED=0 GOBIN=$tmp go install -trimpath -ldflags="-s -w $ldflags" "$pkg@$version"
 built=$(ls "$tmp")
-mv "$tmp/$built" "$bin/$name"
-echo "$want" >"$stamp"
-echo ">> $name ready in $(( $(date +%s) - start ))s" >&2
+mv "$tmp/$built" "$BIN/$name"
+stamp "$stamp" "$want"
+ready "$name" "$start"
