@@ -1,4 +1,32 @@
 {{/*
+pytorch.container: the PyTorch container, an item of the pod's `containers` list. `rank` says
+where the rank comes from (see pytorch.env).
+Usage: {{ include "pytorch.container" (dict "rank" (dict "value" "0") "context" $) | nindent 4 }}
+*/}}
+{{- define "pytorch.container" -}}
+{{- $ := .context -}}
+- name: pytorch
+  image: {{ include "pytorch.image" (dict "image" $.Values.image "context" $) }}
+  imagePullPolicy: {{ $.Values.image.pullPolicy }}
+  {{- include "pytorch.command" $ | trim | nindent 2 }}
+  {{- if include "pytorch.filesSource" $ }}
+  workingDir: /app
+  {{- end }}
+  env:
+    {{- include "pytorch.env" (dict "rank" .rank "context" $) | trim | nindent 4 }}
+  ports:
+    - name: dist
+      containerPort: {{ $.Values.port }}
+      protocol: TCP
+  {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.containerSecurityContext" $ | trim }}{{ . | nindent 2 }}{{ end }}
+  volumeMounts:
+    {{- include "pytorch.volumeMounts" $ | nindent 4 }}
+{{- end -}}
+
+{{/*
 pytorch.command: the PyTorch container's command and args (an exec array, no shell):
 python <file> <args...>, or sleep infinity when there is no entrypoint.
 Usage: {{ include "pytorch.command" . }}

@@ -52,25 +52,7 @@ spec:
   {{- with include "pytorch.podSecurityContext" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.initContainers" $ | trim }}{{ . | nindent 2 }}{{ end }}
   containers:
-    - name: pytorch
-      image: {{ include "pytorch.image" (dict "image" $.Values.image "context" $) }}
-      imagePullPolicy: {{ $.Values.image.pullPolicy }}
-      {{- include "pytorch.command" $ | trim | nindent 6 }}
-      {{- if include "pytorch.filesSource" $ }}
-      workingDir: /app
-      {{- end }}
-      env:
-        {{- include "pytorch.env" (dict "rank" .rank "context" $) | trim | nindent 8 }}
-      ports:
-        - name: dist
-          containerPort: {{ $.Values.port }}
-          protocol: TCP
-      {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 6 }}{{ end }}
-      {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 6 }}{{ end }}
-      {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 6 }}{{ end }}
-      {{- with include "pytorch.containerSecurityContext" $ | trim }}{{ . | nindent 6 }}{{ end }}
-      volumeMounts:
-        {{- include "pytorch.volumeMounts" $ | nindent 8 }}
+    {{- include "pytorch.container" (dict "rank" .rank "context" $) | nindent 4 }}
   volumes:
     {{- include "pytorch.volumes" (dict "perRankClaims" .perRankClaims "context" $) | nindent 4 }}
 {{- end -}}

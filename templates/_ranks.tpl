@@ -40,3 +40,13 @@ Usage: {{ include "pytorch.rankLabel" . }}
 {{- define "pytorch.rankLabel" -}}
 {{- ternary "batch.kubernetes.io/job-completion-index" "apps.kubernetes.io/pod-index" .Values.job.enabled -}}
 {{- end -}}
+
+{{/*
+pytorch.rankFieldPath: the downward-API fieldPath a distributed pod reads its rank from: the
+StatefulSet's pod-index label, or the Indexed Job's completion-index annotation (on every pod
+since Kubernetes 1.21; the label of the same name came later).
+Usage: {{ include "pytorch.rankFieldPath" . }}
+*/}}
+{{- define "pytorch.rankFieldPath" -}}
+{{- printf "metadata.%s['%s']" (ternary "annotations" "labels" .Values.job.enabled) (include "pytorch.rankLabel" .) -}}
+{{- end -}}

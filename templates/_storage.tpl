@@ -83,3 +83,19 @@ storageClassName: ""
 storageClassName: {{ $class | quote }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+pytorch.claimSpec: the spec of a data claim: the claim of the standalone pod, the claim every
+rank shares, or the StatefulSet's per-rank claim template.
+Usage: {{ include "pytorch.claimSpec" . | nindent 2 }}
+*/}}
+{{- define "pytorch.claimSpec" -}}
+accessModes:
+  - {{ .Values.persistence.accessMode }}
+{{- with include "pytorch.storageClass" . }}
+{{ . }}
+{{- end }}
+resources:
+  requests:
+    storage: {{ .Values.persistence.size | quote }}
+{{- end -}}
