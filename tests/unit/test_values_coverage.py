@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -30,11 +33,31 @@ def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
 LEAVES = leaves(VALUES)
 
 
+def combine(a: dict, b: dict) -> dict:
+    """b's keywords over a's; their `properties` are combined property by property."""
+    props = {k: {**a.get("properties", {}).get(k, {}), **b.get("properties", {}).get(k, {})}
+             for k in {**a.get("properties", {}), **b.get("properties", {})}}
+    return {**a, **b, **({"properties": props} if props else {})}
+
+
+def resolve(node: dict) -> dict:
+    """A schema node with the definitions it refers to (`$ref`, or `allOf` of `$ref`s) under it."""
+    refs = ([node["$ref"]] if "$ref" in node else []) + [s["$ref"] for s in node.get("allOf", []) if "$ref" in s]
+    out: dict = {}
+    for ref in refs:
+        target = SCHEMA
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        out = combine(out, resolve(target))
+    return combine(out, node)
+
+
 def schema_node(path: str) -> dict:
+    """The schema of one value, with what its definitions say about it."""
     node = SCHEMA
     for part in path.split("."):
-        node = node["properties"][part]
-    return node
+        node = resolve(node)["properties"][part]
+    return resolve(node)
 
 
 def test_should_document_every_key_with_a_param_line():
@@ -52,6 +75,45 @@ def test_should_describe_every_key_in_the_schema_with_type_and_default(path):
 def test_should_validate_the_default_values_against_the_schema():
     import jsonschema
     jsonschema.Draft7Validator(SCHEMA).validate(VALUES)
+
+
+GENERATOR = CHART / "hack" / "values-schema.py"
+
+
+def generator():
+    spec = importlib.util.spec_from_file_location("values_schema", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_should_take_every_description_from_its_param_line():
+    params = generator().params(VALUES_TEXT)
+    assert set(params) == set(LEAVES)
+    assert {path: schema_node(path)["description"] for path in params} == params
+
+
+def test_should_have_values_schema_generated_from_values():
+    proc = subprocess.run([sys.executable, GENERATOR, "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_should_write_a_changed_param_line_and_default_into_the_schema():
+    text = VALUES_TEXT.replace("## @param port PyTorch master port", "## @param port [number] The rendezvous port")
+    text = text.replace("\nport: 49875\n", "\nport: 29500\n")
+    port = generator().generate(text, SCHEMA)["properties"]["port"]
+    assert port["description"].startswith("The rendezvous port:") and port["default"] == 29500
+    assert port["minimum"] == 1 and port["maximum"] == 65535  # constraints stay as written
+
+
+def test_should_share_one_definition_between_the_three_images():
+    for path in ("image", "git", "volumePermissions.image"):
+        node = SCHEMA
+        for part in path.split("."):
+            node = node["properties"][part]
+        assert node["allOf"] == [{"$ref": "#/definitions/image"}], path
+        assert node["additionalProperties"] is False
+        assert set(node["properties"]) - {"debug"} == set(SCHEMA["definitions"]["image"]["properties"])
 
 
 def test_should_keep_every_parameter_of_the_seed_chart():
