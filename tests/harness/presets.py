@@ -1,4 +1,5 @@
-"""Value presets shared by the test suites, and deep merging of values.
+"""Value presets shared by the test suites, and the operations on value trees (deep merge, a
+dotted path as a tree, the leaves of a tree).
 
 Each preset is the smallest set of values that turns a feature on; tests combine them with
 merge() (a deep merge, like helm's of several -f files) and add what they check."""
@@ -27,6 +28,18 @@ def nested(path: str, value) -> dict:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
+    return out
+
+
+def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
+    """A value tree's leaf keys as dotted paths with their values; an empty map or a list is a leaf."""
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(leaves(value, path + "."))
+        else:
+            out[path] = value
     return out
 
 

@@ -8,25 +8,13 @@ import re
 import pytest
 import yaml
 
-from harness.presets import CODE, GIT, PERMISSIONS, distributed, merge, nested
+from harness.presets import CODE, GIT, PERMISSIONS, distributed, leaves, merge, nested
 from harness.tools import CHART
 
 VALUES_TEXT = (CHART / "values.yaml").read_text()
 VALUES = yaml.safe_load(VALUES_TEXT)
 _LIVENESS = json.loads((CHART / "values.schema.json").read_text())["properties"]["livenessProbe"]
 LIVENESS_SUCCESS = {k: _LIVENESS["properties"]["successThreshold"][k] for k in ("minimum", "maximum")}
-
-
-def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
-    """Leaf keys as dotted paths; an empty map or a list is a leaf."""
-    out = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(leaves(value, path + "."))
-        else:
-            out[path] = value
-    return out
 
 
 LEAVES = leaves(VALUES)

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from harness.presets import leaves
 from harness.tools import CHART
 
 DIST = {"mode": "distributed"}
@@ -83,18 +84,6 @@ def test_should_reject_bad_values_naming_the_key(render_error, values, sets, exp
 
 
 # --- the documentation of every value comes from values.yaml --------------------------------
-
-def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
-    """Leaf keys as dotted paths; an empty map or a list is a leaf."""
-    out = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(leaves(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
 
 LEAVES = leaves(yaml.safe_load(VALUES_TEXT))
 
