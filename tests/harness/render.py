@@ -28,6 +28,9 @@ from harness.tools import CHART, tool
 RELEASE = "rel"
 NAMESPACE = "ml"
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
+# What chart_copy leaves out of a copy: the repository's folders around the chart (at the top only:
+# templates/tests/ is the chart's).
+NOT_CHART = {".git", ".venv", "bin", ".cache", ".pytest_cache", "tests", "dist", "hack", "docs", "mk"}
 
 
 class RenderError(Exception):
@@ -155,8 +158,7 @@ def chart_copy(dest: Path, files: dict[str, str]) -> Path:
     """A copy of the chart's own files in dest/pytorch, with `files` (relative path -> text) added;
     for tests of what a user adds to files/, or of a helper called from a probe template."""
     chart = dest / "pytorch"
-    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns(".git", ".venv", "bin", ".cache", "tests", "dist",
-                                                                 "hack", "docs", "node_modules"))
+    shutil.copytree(CHART, chart, ignore=lambda folder, names: NOT_CHART & set(names) if Path(folder) == CHART else ())
     for path, text in files.items():
         (chart / path).parent.mkdir(parents=True, exist_ok=True)
         (chart / path).write_text(text)
