@@ -18,4 +18,4 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/charts"
 ln -s "$chart" "$tmp/charts/pytorch"
 cd "$ROOT"
-PATH=$BIN:$PATH exec "$BIN/ct" lint --config ct.yaml --all --chart-dirs "$tmp/charts"
+PATH=$BIN:$PATH "$BIN/ct" lint --config ct.yaml --all --chart-dirs "$tmp/charts"
