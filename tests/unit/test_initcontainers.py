@@ -3,10 +3,9 @@ and the git-clone init container (cloneFilesFromGit.*, git.*)."""
 import pytest
 
 from harness.pods import env_of
-from harness.presets import GIT, MODES, PERMISSIONS, REPOSITORY, distributed, merge
+from harness.presets import GIT, MODES, PERMISSIONS, REPOSITORY, merge
 
 GIT_AT_V2 = merge(GIT, {"cloneFilesFromGit": {"revision": "v2.0"}})
-GIT_MODES = {"standalone": {}, "distributed": distributed(3)}
 
 
 def test_should_render_no_init_containers_by_default(default):
@@ -118,9 +117,9 @@ def test_should_not_add_git_pull_secrets_when_not_cloning(render):
     assert "imagePullSecrets" not in m.pod_spec()
 
 
-@pytest.mark.parametrize("mode", GIT_MODES)
+@pytest.mark.parametrize("mode", MODES)
 def test_should_run_git_container_with_secure_context(render, mode):
-    ctx = render(merge(GIT_AT_V2, GIT_MODES[mode])).init_container("git-clone")["securityContext"]
+    ctx = render(merge(GIT_AT_V2, MODES[mode])).init_container("git-clone")["securityContext"]
     assert ctx["allowPrivilegeEscalation"] is False and ctx["capabilities"]["drop"] == ["ALL"]
     assert ctx["readOnlyRootFilesystem"] is True
 

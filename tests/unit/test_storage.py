@@ -11,7 +11,6 @@ SOURCES = {"none": {}, "configMap": {"configMap": "code"}, "examples": {"example
 STORAGE = {"rwo": {}, "rwx": {"persistence": {"accessMode": "ReadWriteMany"}},
            "existing": {"persistence": {"existingClaim": "data"}}, "off": {"persistence": {"enabled": False}},
            "permissions": PERMISSIONS}
-VOLUME_MODES = {"standalone": {}, "distributed": distributed(3)}
 
 
 def claim_spec(m) -> dict:
@@ -21,9 +20,9 @@ def claim_spec(m) -> dict:
     return m.get("PersistentVolumeClaim", "rel-pytorch")["spec"]
 
 
-@pytest.mark.parametrize("mode,source,storage", list(itertools.product(VOLUME_MODES, SOURCES, STORAGE)))
+@pytest.mark.parametrize("mode,source,storage", list(itertools.product(MODES, SOURCES, STORAGE)))
 def test_should_mount_only_volumes_that_exist(render, mode, source, storage):
-    m = render(merge(VOLUME_MODES[mode], SOURCES[source], STORAGE[storage]))
+    m = render(merge(MODES[mode], SOURCES[source], STORAGE[storage]))
     spec = m.pod_spec()
     available = set(m.volumes())
     if m.workload()["kind"] == "StatefulSet":

@@ -11,10 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from harness.presets import leaves
+from harness.presets import distributed, leaves
 from harness.tools import CHART
 
-DIST = {"mode": "distributed"}
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES_TEXT = (CHART / "values.yaml").read_text()
 GENERATOR = CHART / "hack" / "values-schema.py"
@@ -23,10 +22,10 @@ GENERATOR = CHART / "hack" / "values-schema.py"
 CASES = [
     ("mode-enum", {"mode": "cluster"}, (), "/mode"),
     ("mode-type", {"mode": 3}, (), "/mode"),
-    ("worldsize-zero", {**DIST, "worldSize": 0}, (), "/worldSize"),
+    ("worldsize-zero", distributed(0), (), "/worldSize"),
     ("worldsize-negative", None, ("mode=distributed", "worldSize=-2"), "/worldSize"),
-    ("worldsize-string", {**DIST, "worldSize": "four"}, (), "/worldSize"),
-    ("worldsize-float", {**DIST, "worldSize": 2.5}, (), "/worldSize"),
+    ("worldsize-string", distributed("four"), (), "/worldSize"),
+    ("worldsize-float", distributed(2.5), (), "/worldSize"),
     ("port-zero", {"port": 0}, (), "/port"),
     ("port-too-big", None, ("port=70000",), "/port"),
     ("port-string", {"port": "http"}, (), "/port"),
