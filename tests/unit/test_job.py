@@ -67,7 +67,6 @@ def test_should_leave_deadline_and_ttl_unset_by_default(render):
 
 
 def test_should_run_example_as_indexed_job(render):
-    m = render({"examples": {"enabled": True}, "mode": "distributed", "worldSize": 2, "job": {"enabled": True},
-                "persistence": {"enabled": False}})
+    m = render(merge({"examples": {"enabled": True}}, distributed(2), JOB, {"persistence": {"enabled": False}}))
     assert m.container()["command"] == ["python", "/app/ddp_train.py"]
     assert m.get("ConfigMap", "rel-pytorch-files")

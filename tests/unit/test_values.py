@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from harness.presets import CODE, GIT, PERMISSIONS, distributed, leaves, merge, nested
+from harness.presets import CODE, GIT, JOB, PERMISSIONS, TORCHRUN, distributed, leaves, merge, nested
 from harness.tools import CHART
 
 VALUES_TEXT = (CHART / "values.yaml").read_text()
@@ -49,8 +49,8 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "cloneFilesFromGit.enabled": {"cloneFilesFromGit": {"repository": "https://h/r.git"}},
     "extraVolumeMounts": {"extraVolumes": [{"name": "k", "emptyDir": {}}]},
     "launcher": CODE,
-    "torchrun.": {**CODE, "launcher": "torchrun"},
-    "job.": {**CODE, "job": {"enabled": True}},
+    "torchrun.": merge(CODE, TORCHRUN),
+    "job.": merge(CODE, JOB),
     "job.enabled": CODE,
 }
 NEW = {  # a valid value different from the default, where type alone does not give one
