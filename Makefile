@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SETUP_DEPS := tools venv
 -include mk/*.mk
 
-.PHONY: help setup tools venv test unit lint
+.PHONY: help setup tools venv test unit lint schema
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
@@ -42,3 +42,6 @@ unit: tools venv ## Run only the render/unit tests
 lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 	helm lint --strict .
 	@for f in ci/*-values.yaml; do echo "== $$f"; helm lint --strict . -f $$f || exit 1; done
+
+schema: venv ## Write values.yaml's @param descriptions and defaults into values.schema.json
+	@.venv/bin/python hack/values-schema.py

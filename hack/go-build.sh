@@ -4,20 +4,20 @@
 # hack/go-tool.sh is the `go install MODULE@VERSION` twin of this for modules that build alone.
 # usage: hack/go-build.sh NAME MODULE_DIR PACKAGE STAMP LDFLAGS
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 name=$1 dir=$2 pkg=$3 want=$4 ldflags=$5
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/bin
-stamp=$bin/.$name.stamp
-if [[ -x $bin/$name && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-  echo ">> $name up to date" >&2
+stamp=$BIN/.$name.stamp
+if fresh "$BIN/$name" "$stamp" "$want"; then
+  say "$name up to date"
   exit 0
 fi
-mkdir -p "$bin"
-start=$(date +%s)
-echo ">> building $name from $pkg ..." >&2
-tmp=$(mktemp -d "$bin/.build.XXXXXX")
+mkdir -p "$BIN"
+start=$SECONDS
+say "building $name from $pkg ..."
+tmp=$(mktemp -d "$BIN/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 (cd "$dir" && GOTOOLCHAIN=local CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp/$name" "$pkg")
-mv "$tmp/$name" "$bin/$name"
-echo "$want" >"$stamp"
-echo ">> $name ready in $(( $(date +%s) - start ))s ($(du -h "$bin/$name" | cut -f1))" >&2
+mv "$tmp/$name" "$BIN/$name"
+stamp "$stamp" "$want"
+ready "$name" "$start" "$(du -h "$BIN/$name" | cut -f1)"

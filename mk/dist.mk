@@ -1,4 +1,4 @@
-# Shipping the chart (issue 3): chart repository, OCI registry, provenance, chart-testing,
+# Shipping the chart: chart repository, OCI registry, provenance, chart-testing,
 # README parameter tables generated from values.yaml, Artifact Hub metadata.
 # See docs/distribution.md.
 SETUP_DEPS += dist-tools

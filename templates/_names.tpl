@@ -52,27 +52,3 @@ Usage: {{ include "pytorch.serviceAccountName" . }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
-
-{{/*
-pytorch.masterAddress: the address every rank uses to reach rank 0 (MASTER_ADDR).
-Distributed: the stable DNS name of pod 0 through the headless Service, which resolves
-before any pod is ready because the Service publishes not-ready addresses.
-Standalone: the loopback address.
-Usage: {{ include "pytorch.masterAddress" . }}
-*/}}
-{{- define "pytorch.masterAddress" -}}
-{{- if eq .Values.mode "distributed" -}}
-{{- printf "%s-0.%s.%s.svc.%s" (include "pytorch.fullname" .) (include "pytorch.headlessServiceName" .) .Release.Namespace .Values.clusterDomain -}}
-{{- else -}}
-127.0.0.1
-{{- end -}}
-{{- end -}}
-
-{{/*
-pytorch.rankLabel: the label the workload controller puts on each pod with its rank (index):
-the StatefulSet pod index, or the Indexed Job completion index.
-Usage: {{ include "pytorch.rankLabel" . }}
-*/}}
-{{- define "pytorch.rankLabel" -}}
-{{- ternary "batch.kubernetes.io/job-completion-index" "apps.kubernetes.io/pod-index" .Values.job.enabled -}}
-{{- end -}}

@@ -1,9 +1,18 @@
 """Fixtures shared by every test suite."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness import render as _render
+from harness.tools import tool
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> Path:
+    """bin/helm; fails the test with "run `make setup`" when it is missing."""
+    return tool("helm")
 
 
 @pytest.fixture(scope="session")

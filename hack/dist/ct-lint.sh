@@ -7,16 +7,15 @@
 # needs no git: the version-increment check, the only git user in `ct lint`, is off.
 # usage: hack/dist/ct-lint.sh [CHART_DIR]    (default: the repository root)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-chart=$(cd "${1:-$root}" && pwd)
-for t in ct helm; do
-  [[ -x $root/bin/$t ]] || { echo "bin/$t is missing: run \`make setup\`" >&2; exit 1; }
-done
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
+chart=$(cd "${1:-$ROOT}" && pwd)
+need_tool ct helm
 command -v yamllint >/dev/null && command -v yamale >/dev/null ||
   { echo "yamllint/yamale not on PATH: run \`make setup\` and put .venv/bin on PATH" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/charts"
 ln -s "$chart" "$tmp/charts/pytorch"
-cd "$root"
-PATH=$root/bin:$PATH exec "$root/bin/ct" lint --config ct.yaml --all --chart-dirs "$tmp/charts"
+cd "$ROOT"
+PATH=$BIN:$PATH "$BIN/ct" lint --config ct.yaml --all --chart-dirs "$tmp/charts"

@@ -4,11 +4,12 @@
 #   $DIST_DIR/index.yaml              (helm repo index; urls relative unless REPO_URL is set)
 # Serve the folder with any static web server and `helm repo add NAME URL`.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-helm=$root/bin/helm
-[[ -x $helm ]] || { echo "bin/helm is missing: run \`make setup\`" >&2; exit 1; }
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
+need_tool helm
+helm=$BIN/helm
 dist=${DIST_DIR:-dist}
-[[ $dist == /* ]] || dist=$root/$dist
+[[ $dist == /* ]] || dist=$ROOT/$dist
 mkdir -p "$dist"
 # Only the current version: an old archive in the folder would stay in the index.
 rm -f "$dist"/pytorch-*.tgz "$dist"/pytorch-*.tgz.prov "$dist/index.yaml"
@@ -17,7 +18,7 @@ if [[ -n ${SIGN_KEY:-} ]]; then
   [[ -n ${KEYRING:-} ]] || { echo "SIGN_KEY needs KEYRING (a legacy secret keyring file)" >&2; exit 1; }
   sign=(--sign --key "$SIGN_KEY" --keyring "$KEYRING")
 fi
-"$helm" package "$root" --destination "$dist" "${sign[@]}"
+"$helm" package "$ROOT" --destination "$dist" "${sign[@]}"
 index=(repo index "$dist")
 [[ -z ${REPO_URL:-} ]] || index+=(--url "$REPO_URL")
 "$helm" "${index[@]}"

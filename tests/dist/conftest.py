@@ -15,16 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.proc import run
 from harness.tools import ROOT, tool
 
-from .support import Registry, StaticServer, run
+from .support import Registry, StaticServer
 
 REPO_NAME = "pytorch-charts"
-
-
-@pytest.fixture(scope="session")
-def helm_bin() -> Path:
-    return tool("helm")  # fails with "run `make setup`" when missing
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +43,6 @@ def dist_env(tmp_path_factory, helm_bin) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def make_repo(dist_env):
     """make_repo(folder, **make_vars) runs `make repo DIST_DIR=folder ...` and returns the folder."""
-    tool("helm")
 
     def make(folder: Path, **variables: str) -> Path:
         args = [f"{k}={v}" for k, v in {"DIST_DIR": str(folder), **variables}.items()]

@@ -1,5 +1,5 @@
-"""Helpers of the distribution suite: run the real tools in an isolated environment, serve
-folders over HTTP on loopback, run the OCI registry, find free ports, poll with deadlines."""
+"""Helpers of the distribution suite: serve folders over HTTP on loopback, run the OCI registry,
+find free ports. Commands run and polls wait through harness.proc."""
 from __future__ import annotations
 
 import functools
@@ -10,13 +10,12 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterable
 
 import yaml
 
+from harness.proc import wait_for
 from harness.tools import ROOT
 
 CHART_YAML = yaml.safe_load((ROOT / "Chart.yaml").read_text())
@@ -26,28 +25,6 @@ ARCHIVE = f"{CHART_YAML['name']}-{VERSION}.tgz"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run(cmd: Iterable[str | os.PathLike], env: dict[str, str], *, check: bool = True, cwd: Path = ROOT,
-        timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a command; with check, fail the test with its output when it exits non-zero."""
-    cmd = [str(c) for c in cmd]
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"`{' '.join(cmd)}` exited {proc.returncode}\n--- stdout\n{proc.stdout}\n"
-                             f"--- stderr\n{proc.stderr}")
-    return proc
-
-
-def wait_for(what: str, ready: Callable[[], bool], deadline_s: float = 30, every_s: float = 0.05) -> float:
-    """Poll ready() until it returns True; fail after deadline_s. Returns the seconds waited."""
-    start = time.monotonic()
-    while True:
-        if ready():
-            return time.monotonic() - start
-        if time.monotonic() - start > deadline_s:
-            raise AssertionError(f"{what} not ready after {deadline_s}s")
-        time.sleep(every_s)
 
 
 def free_port() -> int:
@@ -163,13 +140,3 @@ class Registry:
 
 class RegistryExited(AssertionError):
     pass
-
-
-def objects(text: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
-def find(objs: list[dict], kind: str) -> dict:
-    found = [o for o in objs if o["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, got {[o['metadata']['name'] for o in found]}"
-    return found[0]

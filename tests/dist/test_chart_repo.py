@@ -8,9 +8,11 @@ import tarfile
 import pytest
 import yaml
 
+from harness.proc import run
+from harness.render import Manifests
 from harness.tools import ROOT
 
-from .support import ARCHIVE, CHART_YAML, VERSION, find, objects, run, sha256
+from .support import ARCHIVE, CHART_YAML, VERSION, sha256
 
 pytestmark = pytest.mark.dist
 
@@ -58,17 +60,16 @@ def test_should_pull_the_archive_that_the_repository_holds(dist_env, helm_repo, 
     assert (tmp_path / ARCHIVE).read_bytes() == (chart_repo / ARCHIVE).read_bytes()
 
 
-def assert_four_ranks(objs: list[dict]) -> None:
-    sts = find(objs, "StatefulSet")
+def assert_four_ranks(m: Manifests) -> None:
+    sts = m["StatefulSet"]
     assert sts["spec"]["replicas"] == 4
-    env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["WORLD_SIZE"] == "4"
-    assert sts["spec"]["serviceName"] in {o["metadata"]["name"] for o in objs if o["kind"] == "Service"}
+    assert m.env()["WORLD_SIZE"] == "4"
+    assert sts["spec"]["serviceName"] in {o["metadata"]["name"] for o in m.all("Service")}
 
 
 def test_should_render_four_ranks_from_the_repository(dist_env, helm_repo):
     out = run(["helm", "template", "rel", f"{helm_repo}/pytorch", *FOUR_RANKS], dist_env).stdout
-    assert_four_ranks(objects(out))
+    assert_four_ranks(Manifests.parse(out))
 
 
 def test_should_dry_run_an_install_from_the_repository(dist_env, helm_repo):
@@ -77,5 +78,5 @@ def test_should_dry_run_an_install_from_the_repository(dist_env, helm_repo):
     release = json.loads(out)
     assert release["chart"]["metadata"]["version"] == VERSION
     assert release["info"]["status"] == "pending-install"
-    assert_four_ranks(objects(release["manifest"]))
+    assert_four_ranks(Manifests.parse(release["manifest"]))
     assert "rel" in release["info"]["notes"]  # NOTES.txt rendered for the release

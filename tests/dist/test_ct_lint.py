@@ -7,9 +7,10 @@ import tarfile
 
 import pytest
 
+from harness.proc import run
 from harness.tools import ROOT, tool
 
-from .support import ARCHIVE, run
+from .support import ARCHIVE
 
 pytestmark = pytest.mark.dist
 

@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+from harness.presets import GIT, PERMISSIONS, merge
 from harness.tools import ROOT
 
 from .support import CHART_YAML, VERSION
@@ -21,8 +22,7 @@ SEMVER = re.compile(
 ANNOTATIONS = CHART_YAML["annotations"]
 # https://artifacthub.io/docs/topics/annotations/helm/
 CHANGE_KINDS = {"added", "changed", "deprecated", "removed", "fixed", "security"}
-ALL_IMAGES = {"cloneFilesFromGit": {"enabled": True, "repository": "https://example.invalid/code.git"},
-              "volumePermissions": {"enabled": True}}
+ALL_IMAGES = merge(GIT, PERMISSIONS)
 
 
 def annotation(name: str):
@@ -50,12 +50,7 @@ def test_should_list_exactly_the_images_that_the_chart_renders(render):
     listed = annotation("images")
     assert all(set(i) == {"name", "image"} for i in listed)
     assert len({i["name"] for i in listed}) == len(listed)
-    m = render(ALL_IMAGES, show_tests=True)
-    rendered = set()
-    for obj in m.objects:
-        spec = obj["spec"]["template"]["spec"] if "template" in obj.get("spec", {}) else obj.get("spec", {})
-        for c in spec.get("initContainers", []) + spec.get("containers", []):
-            rendered.add(c["image"])
+    rendered = set(render(ALL_IMAGES, show_tests=True).images())
     assert {i["image"] for i in listed} == rendered
     assert len(listed) == 3
 

@@ -7,7 +7,10 @@ import re
 
 import pytest
 
-from .support import ARCHIVE, VERSION, find, objects, run, sha256
+from harness.proc import run
+from harness.render import Manifests
+
+from .support import ARCHIVE, VERSION, sha256
 
 pytestmark = pytest.mark.dist
 
@@ -41,7 +44,7 @@ def test_should_pull_the_pushed_archive_with_the_same_digest(dist_env, pushed, c
 def test_should_render_four_ranks_from_the_registry(dist_env, pushed):
     out = run(["helm", "template", "rel", pushed["ref"], "--version", VERSION, "--plain-http",
                "--set", "mode=distributed", "--set", "worldSize=4"], dist_env).stdout
-    assert find(objects(out), "StatefulSet")["spec"]["replicas"] == 4
+    assert Manifests.parse(out)["StatefulSet"]["spec"]["replicas"] == 4
 
 
 def test_should_dry_run_an_install_by_digest(dist_env, pushed):
@@ -51,4 +54,4 @@ def test_should_dry_run_an_install_by_digest(dist_env, pushed):
     # helm 4 prints "Pulled: ...@sha256:..." and "Digest: ..." on stdout before the JSON
     pulled, _, release = out.partition("\n{")
     assert f"Pulled: {pushed['ref'][len('oci://'):]}@{pushed['digest']}" in pulled
-    assert find(objects(json.loads("{" + release)["manifest"]), "StatefulSet")["spec"]["replicas"] == 4
+    assert Manifests.parse(json.loads("{" + release)["manifest"])["StatefulSet"]["spec"]["replicas"] == 4

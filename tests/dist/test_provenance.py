@@ -9,7 +9,9 @@ import tarfile
 
 import pytest
 
-from .support import ARCHIVE, StaticServer, run, sha256
+from harness.proc import run
+
+from .support import ARCHIVE, StaticServer, sha256
 
 pytestmark = pytest.mark.dist
 

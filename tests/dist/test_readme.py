@@ -8,9 +8,8 @@ import shutil
 
 import pytest
 
+from harness.proc import run
 from harness.tools import ROOT, tool
-
-from .support import run
 
 pytestmark = pytest.mark.dist
 

@@ -105,6 +105,11 @@ def resolve_field_path(metadata: dict, field_path: str) -> str:
     return metadata.get(match.group(1), {}).get(match.group(2), "")
 
 
+def env_of(container: dict) -> dict:
+    """A container's env as written in the manifest: {name: value, or the valueFrom map}."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
 def resolved_env(container: dict, metadata: dict) -> dict[str, str]:
     """A container's plain and fieldRef env for one pod, `$(VAR)` references expanded."""
     env: dict[str, str] = {}

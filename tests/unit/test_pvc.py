@@ -1,14 +1,7 @@
-"""templates/pvc.yaml and the storage class rules of claims."""
+"""templates/pvc.yaml: the claim of the standalone pod, or the one claim every rank shares."""
 import pytest
 
-
-def claim_spec(m, distributed):
-    if distributed:
-        return m["StatefulSet"]["spec"]["volumeClaimTemplates"][0]["spec"]
-    return m.get("PersistentVolumeClaim", "rel-pytorch")["spec"]
-
-
-DIST = ("mode=distributed", "worldSize=2")
+from harness.presets import MODES, distributed, merge
 
 
 def test_should_create_claim_for_standalone_pod_by_default(default):
@@ -30,34 +23,25 @@ def test_should_not_create_claim_for_existing_claim(render):
     assert m.volumes()["data"]["persistentVolumeClaim"]["claimName"] == "shared-data"
 
 
-@pytest.mark.parametrize("sets", [(), DIST], ids=["standalone", "distributed"])
-def test_should_size_claims(render, sets):
-    m = render({"persistence": {"size": "100Gi"}}, *sets)
-    assert claim_spec(m, bool(sets))["resources"]["requests"]["storage"] == "100Gi"
+def test_should_create_one_claim_for_ranks_that_share_it(render):
+    assert render(merge({"persistence": {"accessMode": "ReadWriteMany"}}, distributed(2))).get(
+        "PersistentVolumeClaim", "rel-pytorch")
 
 
-@pytest.mark.parametrize("sets", [(), DIST], ids=["standalone", "distributed"])
-@pytest.mark.parametrize("persistence,glob,expected", [
-    ({}, "", None),
-    ({"storageClass": "fast"}, "", "fast"),
-    ({"storageClass": "fast"}, "global-class", "global-class"),
-    ({}, "global-class", "global-class"),
-    ({"storageClass": "-"}, "", ""),
-    ({}, "-", ""),
-])
-def test_should_pick_storage_class(render, sets, persistence, glob, expected):
-    m = render({"persistence": persistence, "global": {"storageClass": glob}}, *sets)
-    spec = claim_spec(m, bool(sets))
-    if expected is None:
-        assert "storageClassName" not in spec
+@pytest.mark.parametrize("mode", MODES)
+def test_should_size_claims(render, mode):
+    m = render(merge({"persistence": {"size": "100Gi"}}, MODES[mode]))
+    if mode == "distributed":
+        spec = m["StatefulSet"]["spec"]["volumeClaimTemplates"][0]["spec"]
     else:
-        assert spec["storageClassName"] == expected
+        spec = m.get("PersistentVolumeClaim", "rel-pytorch")["spec"]
+    assert spec["resources"]["requests"]["storage"] == "100Gi"
 
 
-@pytest.mark.parametrize("sets", [(), DIST], ids=["standalone", "distributed"])
-def test_should_annotate_claims(render, sets):
-    m = render({"persistence": {"annotations": {"backup": "daily"}}}, *sets)
-    if sets:
+@pytest.mark.parametrize("mode", MODES)
+def test_should_annotate_claims(render, mode):
+    m = render(merge({"persistence": {"annotations": {"backup": "daily"}}}, MODES[mode]))
+    if mode == "distributed":
         meta = m["StatefulSet"]["spec"]["volumeClaimTemplates"][0]["metadata"]
     else:
         meta = m["PersistentVolumeClaim"]["metadata"]
@@ -67,10 +51,3 @@ def test_should_annotate_claims(render, sets):
 @pytest.mark.parametrize("mode", ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"])
 def test_should_set_access_mode(render, mode):
     assert render({"persistence": {"accessMode": mode}})["PersistentVolumeClaim"]["spec"]["accessModes"] == [mode]
-
-
-@pytest.mark.parametrize("sets", [(), DIST], ids=["standalone", "distributed"])
-def test_should_mount_data_at_mount_path(render, sets):
-    m = render({"persistence": {"mountPath": "/checkpoints"}}, *sets)
-    assert m.mounts()["/checkpoints"]["name"] == "data"
-    assert m.env()["CHECKPOINT_DIR"] == "/checkpoints"

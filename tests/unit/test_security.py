@@ -1,23 +1,23 @@
-"""Pod and container security contexts (securityContext.*, containerSecurityContext.*)."""
+"""templates/_security.tpl: pod and container security contexts (securityContext.*,
+containerSecurityContext.*)."""
 import pytest
 
 from harness.pod_security import restricted_violations
+from harness.presets import GIT, MODES, PERMISSIONS
 
-MODES = [(), ("mode=distributed", "worldSize=2")]
 
-
-@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
-def test_should_pass_restricted_pod_security_by_default(render, sets):
-    assert restricted_violations(render(None, *sets).pod_spec()) == []
+@pytest.mark.parametrize("mode", MODES)
+def test_should_pass_restricted_pod_security_by_default(render, mode):
+    assert restricted_violations(render(MODES[mode]).pod_spec()) == []
 
 
 def test_should_pass_restricted_with_git_clone(render):
-    m = render({"cloneFilesFromGit": {"enabled": True, "repository": "https://h/r.git"}})
+    m = render(GIT)
     assert restricted_violations(m.pod_spec()) == []
 
 
 def test_should_fail_restricted_with_volume_permissions_as_documented(render):
-    problems = restricted_violations(render({"volumePermissions": {"enabled": True}}).pod_spec())
+    problems = restricted_violations(render(PERMISSIONS).pod_spec())
     assert problems and all(p.startswith("volume-permissions:") for p in problems)
 
 
@@ -57,9 +57,9 @@ def test_should_drop_container_security_context_when_disabled(render):
     assert "securityContext" not in render({"containerSecurityContext": {"enabled": False}}).container()
 
 
-@pytest.mark.parametrize("sets", MODES, ids=["standalone", "distributed"])
-def test_should_give_read_only_root_writable_home_tmp_and_caches(render, sets):
-    m = render(None, *sets)
+@pytest.mark.parametrize("mode", MODES)
+def test_should_give_read_only_root_writable_home_tmp_and_caches(render, mode):
+    m = render(MODES[mode])
     env = m.env()
     assert env["HOME"] == "/tmp" and env["XDG_CACHE_HOME"].startswith("/tmp/")
     assert m.mounts()["/tmp"]["name"] == "tmp" and m.volumes()["tmp"]["emptyDir"] == {}

@@ -1,5 +1,7 @@
-"""templates/service.yaml and templates/service-headless.yaml."""
+"""templates/service.yaml: the master Service (service.*), in front of rank 0."""
 import pytest
+
+from harness.presets import distributed, merge
 
 
 def test_should_expose_standalone_pod_on_port(default):
@@ -9,21 +11,9 @@ def test_should_expose_standalone_pod_on_port(default):
     assert svc["spec"]["selector"] == {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel"}
 
 
-def test_should_not_render_headless_service_in_standalone_mode(default):
-    assert default.find("Service", "rel-pytorch-headless") is None
-
-
 def test_should_send_master_service_traffic_to_rank_zero_only(distributed):
     selector = distributed.get("Service", "rel-pytorch")["spec"]["selector"]
     assert selector["apps.kubernetes.io/pod-index"] == "0"
-
-
-def test_should_publish_every_rank_in_headless_service(distributed):
-    svc = distributed.get("Service", "rel-pytorch-headless")
-    assert svc["spec"]["clusterIP"] == "None"
-    assert svc["spec"]["publishNotReadyAddresses"] is True
-    assert "apps.kubernetes.io/pod-index" not in svc["spec"]["selector"]
-    assert svc["spec"]["selector"].items() <= distributed["StatefulSet"]["spec"]["template"]["metadata"]["labels"].items()
 
 
 @pytest.mark.parametrize("service_type", ["ClusterIP", "NodePort", "LoadBalancer"])
@@ -31,12 +21,15 @@ def test_should_set_master_service_type(render, service_type):
     assert render({"service": {"type": service_type}}).get("Service", "rel-pytorch")["spec"]["type"] == service_type
 
 
-def test_should_keep_headless_service_headless_whatever_service_type(render):
-    m = render({"service": {"type": "NodePort"}}, "mode=distributed", "worldSize=2")
-    assert m.get("Service", "rel-pytorch-headless")["spec"].get("type", "ClusterIP") == "ClusterIP"
-
-
 def test_should_annotate_master_service_only(render):
-    m = render({"service": {"annotations": {"lb": "internal"}}}, "mode=distributed", "worldSize=2")
+    m = render(merge({"service": {"annotations": {"lb": "internal"}}}, distributed(2)))
     assert m.get("Service", "rel-pytorch")["metadata"]["annotations"] == {"lb": "internal"}
     assert "annotations" not in m.get("Service", "rel-pytorch-headless")["metadata"]
+
+
+def test_should_use_one_port_for_container_services_and_master_port(render):
+    m = render(merge({"port": 23456}, distributed(2)))
+    assert m.container()["ports"] == [{"name": "dist", "containerPort": 23456, "protocol": "TCP"}]
+    assert m.env()["MASTER_PORT"] == "23456"
+    for svc in m.all("Service"):
+        assert svc["spec"]["ports"][0]["port"] == 23456 and svc["spec"]["ports"][0]["targetPort"] == "dist"

@@ -1,4 +1,4 @@
-"""templates/_affinities.tpl and scheduling values."""
+"""templates/_affinities.tpl: pod (anti-)affinity and node affinity presets, and `affinity`."""
 import pytest
 
 SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel"}}
@@ -49,14 +49,9 @@ def test_should_let_affinity_override_every_preset(render):
         "matchExpressions"][0]["values"] == ["rel"]
 
 
-def test_should_render_node_selector_as_template(render):
-    assert render({"nodeSelector": {"pool": "{{ .Release.Name }}-gpu"}}).pod_spec()["nodeSelector"] == {"pool": "rel-gpu"}
-
-
-def test_should_render_tolerations_as_template(render):
-    tol = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert render({"tolerations": tol}).pod_spec()["tolerations"] == tol
-
-
-def test_should_render_no_node_selector_or_tolerations_by_default(default):
-    assert "nodeSelector" not in default.pod_spec() and "tolerations" not in default.pod_spec()
+@pytest.mark.parametrize("helper", ["pytorch.affinity.pod", "pytorch.affinity.node"])
+def test_should_fail_naming_the_helper_when_type_is_neither_soft_nor_hard(probe, helper):
+    # the schema allows only soft and hard, so only a caller can pass another type
+    message = probe(f'{{{{ include "{helper}" (dict "type" "medium" "key" "k" "values" (list "v") "context" $) }}}}',
+                    error=True)
+    assert f'{helper}: type must be soft or hard, got "medium"' in message

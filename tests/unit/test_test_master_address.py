@@ -2,6 +2,7 @@
 import pytest
 
 from harness.pod_security import restricted_violations
+from harness.pods import env_of
 
 
 def hook(m):
@@ -15,14 +16,14 @@ def test_should_not_install_hook_with_the_release(default):
 def test_should_resolve_rank_zero_address_in_distributed_mode(render):
     pod = hook(render(None, "mode=distributed", "worldSize=2", show_tests=True))
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    env = env_of(pod["spec"]["containers"][0])
     assert env["MASTER_ADDR"] == "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
     assert "getaddrinfo" in pod["spec"]["containers"][0]["command"][-1]
 
 
 def test_should_resolve_master_service_in_standalone_mode(render):
     pod = hook(render({"port": 1234}, show_tests=True))
-    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    env = env_of(pod["spec"]["containers"][0])
     assert env == {"MASTER_ADDR": "rel-pytorch.ml.svc.cluster.local", "MASTER_PORT": "1234", "PYTHONDONTWRITEBYTECODE": "1"}
 
 

@@ -1,8 +1,12 @@
 """The packaged chart holds only chart files (.helmignore)."""
 import tarfile
 
+import pytest
+
 from harness.render import helm_run
 from harness.tools import CHART
+
+pytestmark = pytest.mark.dist
 
 
 def test_should_package_only_chart_files(tmp_path):

@@ -1,6 +1,5 @@
-"""helm lint --strict for every scenario, and Helm 3 / Helm 4 render parity."""
-from pathlib import Path
-
+"""The chart as a whole (Chart.yaml, ci/): helm lint --strict for every scenario, Helm 3 / Helm 4
+render parity, and the Kubernetes versions that kubeVersion admits."""
 import pytest
 
 from harness.render import helm_run, render
@@ -31,3 +30,12 @@ def test_should_render_identically_with_helm3_and_helm4(values):
 def test_should_report_pinned_helm_versions():
     assert "v4.3.2" in helm_run("version", "--short").stdout
     assert "v3.22.0" in helm_run("version", "--short", helm="helm3").stdout
+
+
+def test_should_refuse_kubernetes_older_than_kube_version(render_error):
+    assert "kubeVersion" in render_error(None, args=("--kube-version", "1.29.0"))
+
+
+@pytest.mark.parametrize("version", ["1.30.0", "1.37.0"])
+def test_should_render_for_oldest_and_newest_supported_kubernetes(render, version):
+    assert render(None, "mode=distributed", "worldSize=2", args=("--kube-version", version))["StatefulSet"]

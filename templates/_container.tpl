@@ -1,0 +1,205 @@
+{{/*
+pytorch.container: the PyTorch container, an item of the pod's `containers` list. `rank` says
+where the rank comes from (see pytorch.env).
+Usage: {{ include "pytorch.container" (dict "rank" (dict "value" "0") "context" $) | nindent 4 }}
+*/}}
+{{- define "pytorch.container" -}}
+{{- $ := .context -}}
+- name: pytorch
+  image: {{ include "pytorch.image" (dict "image" $.Values.image "context" $) }}
+  imagePullPolicy: {{ $.Values.image.pullPolicy }}
+  {{- include "pytorch.command" $ | trim | nindent 2 }}
+  {{- if include "pytorch.filesSource" $ }}
+  workingDir: /app
+  {{- end }}
+  env:
+    {{- include "pytorch.env" (dict "rank" .rank "context" $) | trim | nindent 4 }}
+  ports:
+    - name: dist
+      containerPort: {{ $.Values.port }}
+      protocol: TCP
+  {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.containerSecurityContext" $ | trim }}{{ . | nindent 2 }}{{ end }}
+  volumeMounts:
+    {{- include "pytorch.volumeMounts" $ | nindent 4 }}
+{{- end -}}
+
+{{/*
+pytorch.command: the PyTorch container's command and args (an exec array, no shell):
+python <file> <args...>, or sleep infinity when there is no entrypoint.
+Usage: {{ include "pytorch.command" . }}
+*/}}
+{{- define "pytorch.command" -}}
+{{- $file := include "pytorch.entrypointFile" . -}}
+{{- if $file }}
+{{- $path := ternary $file (printf "/app/%s" $file) (isAbs $file) }}
+{{- if eq .Values.launcher "torchrun" }}
+command:
+  - torchrun
+args:
+  - --nnodes=$(NNODES)
+  - --nproc-per-node=$(NPROC_PER_NODE)
+  - --node-rank=$(NODE_RANK)
+  - --master-addr=$(MASTER_ADDR)
+  - --master-port=$(MASTER_PORT)
+  {{- range .Values.torchrun.extraArgs }}
+  - {{ . | toString | quote }}
+  {{- end }}
+  - {{ $path | quote }}
+  {{- range (include "pytorch.entrypointArgs" . | fromYamlArray) }}
+  - {{ . | quote }}
+  {{- end }}
+{{- else }}
+command:
+  - python
+  - {{ $path | quote }}
+{{- with (include "pytorch.entrypointArgs" . | fromYamlArray) }}
+args:
+  {{- range . }}
+  - {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- else }}
+command:
+  - sleep
+  - infinity
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.entrypointFile: the Python file the container runs: entrypoint.file, or the example
+script when examples.enabled and no file is given; empty means "sleep infinity".
+Usage: {{ include "pytorch.entrypointFile" . }}
+*/}}
+{{- define "pytorch.entrypointFile" -}}
+{{- if .Values.entrypoint.file -}}
+{{- .Values.entrypoint.file -}}
+{{- else if .Values.examples.enabled -}}
+ddp_train.py
+{{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.entrypointArgs: entrypoint.args as a YAML list: a list is kept item by item, a string
+is split on whitespace.
+Usage: {{ $args := include "pytorch.entrypointArgs" . | fromYamlArray }}
+*/}}
+{{- define "pytorch.entrypointArgs" -}}
+{{- $args := .Values.entrypoint.args -}}
+{{- if kindIs "string" $args -}}
+{{- $args = compact (regexSplit "\\s+" (trim $args) -1) -}}
+{{- end -}}
+{{- $out := list -}}
+{{- range $args }}{{ $out = append $out (toString .) }}{{ end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+pytorch.env: the PyTorch container's environment. The rank comes from `rank`: a dict with
+either "value" (a fixed rank) or "fieldPath" (read from the pod, e.g. the StatefulSet ordinal).
+Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
+*/}}
+{{- define "pytorch.env" -}}
+{{- $ := .context -}}
+{{- $rankName := ternary "NODE_RANK" "RANK" (eq $.Values.launcher "torchrun") -}}
+{{- if eq $.Values.launcher "torchrun" }}
+- name: NNODES
+  value: {{ include "pytorch.worldSize" $ | quote }}
+- name: NPROC_PER_NODE
+  value: {{ include "pytorch.nprocPerNode" $ | quote }}
+{{- else }}
+- name: WORLD_SIZE
+  value: {{ include "pytorch.worldSize" $ | quote }}
+- name: LOCAL_RANK
+  value: "0"
+{{- end }}
+- name: {{ $rankName }}
+{{- if hasKey .rank "fieldPath" }}
+  valueFrom:
+    fieldRef:
+      fieldPath: {{ .rank.fieldPath }}
+{{- else }}
+  value: {{ .rank.value | quote }}
+{{- end }}
+- name: MASTER_ADDR
+  value: {{ include "pytorch.masterAddress" $ | quote }}
+- name: MASTER_PORT
+  value: {{ $.Values.port | quote }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: HOME
+  value: /tmp
+- name: XDG_CACHE_HOME
+  value: /tmp/.cache
+- name: PYTHONUNBUFFERED
+  value: "1"
+- name: PYTHONDONTWRITEBYTECODE
+  value: "1"
+- name: CHECKPOINT_DIR
+  value: {{ $.Values.persistence.mountPath | quote }}
+{{- if $.Values.image.debug }}
+- name: TORCH_DISTRIBUTED_DEBUG
+  value: DETAIL
+- name: TORCH_CPP_LOG_LEVEL
+  value: INFO
+- name: NCCL_DEBUG
+  value: INFO
+- name: LOGLEVEL
+  value: DEBUG
+- name: PYTHONFAULTHANDLER
+  value: "1"
+{{- end }}
+{{- range $name, $value := $.Values.torchEnv }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- with $.Values.extraEnvVars }}
+{{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.probe: one probe block (livenessProbe or readinessProbe): the custom probe when given,
+else the default exec probe (checks that torch is installed without importing it).
+Usage: {{ include "pytorch.probe" (dict "name" "livenessProbe" "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe "context" $) }}
+*/}}
+{{- define "pytorch.probe" -}}
+{{- if .custom }}
+{{ .name }}:
+  {{- include "pytorch.tplvalues.render" (dict "value" .custom "context" .context) | nindent 2 }}
+{{- else if .probe.enabled }}
+{{ .name }}:
+  exec:
+    command:
+      - python
+      - -c
+      - "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"
+  {{- omit .probe "enabled" | toYaml | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.resources: the PyTorch container's resources: `resources` plus gpu.count GPUs as a limit.
+Usage: {{ include "pytorch.resources" . }}
+*/}}
+{{- define "pytorch.resources" -}}
+{{- $resources := deepCopy .Values.resources -}}
+{{- if gt (int .Values.gpu.count) 0 -}}
+{{- $limits := default (dict) $resources.limits -}}
+{{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) -}}
+{{- $_ := set $resources "limits" $limits -}}
+{{- end -}}
+{{- with $resources }}
+resources:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,79 @@
+"""templates/_validate.tpl: the cross-field rules that values.schema.json cannot express. Each
+rule fails the render with a message that names its keys; one case per rule, in the template's
+order, and each rule's nearest valid neighbour renders."""
+import re
+
+import pytest
+
+from harness.presets import CODE, GIT, JOB, SHARED_CLAIM, TORCHRUN, distributed, merge
+from harness.tools import CHART
+
+# (id, values, text the error must contain)
+CASES = [
+    ("worldsize-missing-in-distributed", {"mode": "distributed"}, "worldSize: required when mode=distributed"),
+    ("worldsize-in-standalone", {"worldSize": 4}, "worldSize: 4 ranks need mode=distributed"),
+    ("git-without-repository", {"cloneFilesFromGit": {"enabled": True}}, "cloneFilesFromGit.repository: required"),
+    ("node-affinity-without-key", {"nodeAffinityPreset": {"type": "hard", "values": ["a"]}},
+     "nodeAffinityPreset.key and nodeAffinityPreset.values: required when nodeAffinityPreset.type=hard"),
+    ("node-affinity-without-values", {"nodeAffinityPreset": {"type": "soft", "key": "k"}},
+     "nodeAffinityPreset.key and nodeAffinityPreset.values: required when nodeAffinityPreset.type=soft"),
+    ("hard-affinity-and-anti-affinity", {"podAffinityPreset": "hard", "podAntiAffinityPreset": "hard"},
+     "podAffinityPreset and podAntiAffinityPreset: both are hard"),
+    ("args-without-file", {"entrypoint": {"args": ["--epochs", "3"]}}, "entrypoint.args: set, but entrypoint.file is empty"),
+    ("relative-file-without-files", {"entrypoint": {"file": "train.py"}}, 'entrypoint.file: "train.py" is relative to /app'),
+    ("volume-permissions-without-persistence", {"volumePermissions": {"enabled": True}, "persistence": {"enabled": False}},
+     "volumePermissions.enabled: needs persistence.enabled=true"),
+    ("existing-claim-without-persistence", {"persistence": {"enabled": False, "existingClaim": "x"}},
+     "persistence.existingClaim: needs persistence.enabled=true"),
+    ("mount-path-over-app", {"persistence": {"mountPath": "/app"}}, "persistence.mountPath: /app is inside /app"),
+    ("mount-path-over-tmp", {"persistence": {"mountPath": "/tmp/data"}}, "persistence.mountPath: /tmp/data is inside /tmp"),
+    ("mount-path-in-shm", {"persistence": {"mountPath": "/dev/shm/cache"}}, "persistence.mountPath: /dev/shm/cache is inside /dev/shm"),
+    ("job-without-file", JOB, "job.enabled: a Job runs to completion, so it needs entrypoint.file"),
+    ("indexed-job-with-per-rank-claims", merge(CODE, distributed(2), JOB), "persistence.accessMode: an Indexed Job"),
+    ("nproc-without-torchrun", merge(CODE, {"torchrun": {"nprocPerNode": 2}}),
+     "torchrun.nprocPerNode: only applies with launcher=torchrun"),
+    ("torchrun-without-file", TORCHRUN, "launcher: torchrun needs entrypoint.file"),
+]
+
+# The nearest valid values to each rule: they render.
+VALID = [
+    ("world-size-one-in-standalone", {"worldSize": 1}),
+    ("git-with-repository", GIT),
+    ("node-affinity-with-key-and-values", {"nodeAffinityPreset": {"type": "hard", "key": "k", "values": ["a"]}}),
+    ("hard-affinity-with-affinity", {"podAffinityPreset": "hard", "podAntiAffinityPreset": "hard",
+                                     "affinity": {"podAntiAffinity": {}}}),
+    ("absolute-file-without-files", {"entrypoint": {"file": "/opt/train.py", "args": ["--epochs", "3"]}}),
+    ("mount-path-beside-tmp", {"persistence": {"mountPath": "/tmpdata"}}),
+    ("mount-path-beside-app", {"persistence": {"mountPath": "/application"}}),
+    ("job-with-per-rank-claim-in-standalone", merge(CODE, JOB)),
+    ("indexed-job-with-shared-claim", merge(CODE, distributed(2), JOB, SHARED_CLAIM)),
+    ("indexed-job-with-existing-claim", merge(CODE, distributed(2), JOB, {"persistence": {"existingClaim": "x"}})),
+    ("indexed-job-without-persistence", merge(CODE, distributed(2), JOB, {"persistence": {"enabled": False}})),
+    ("nproc-with-torchrun", merge(CODE, TORCHRUN, {"torchrun": {"nprocPerNode": 2}})),
+]
+
+
+@pytest.mark.parametrize("values,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_should_reject_values_that_break_a_rule_naming_its_keys(render_error, values, expected):
+    message = render_error(values)
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("values", [c[1] for c in VALID], ids=[c[0] for c in VALID])
+def test_should_render_the_nearest_valid_values(render, values):
+    assert render(values).workload()
+
+
+def test_should_report_every_broken_rule_at_once(render_error):
+    message = render_error({"mode": "distributed", "cloneFilesFromGit": {"enabled": True},
+                            "entrypoint": {"args": ["x"]}})
+    assert "worldSize: required" in message and "cloneFilesFromGit.repository" in message
+    assert "entrypoint.args" in message
+
+
+def test_should_have_a_case_for_every_rule_of_the_template():
+    template = (CHART / "templates" / "_validate.tpl").read_text()
+    # each rule appends a message that starts with the keys it names, up to the first colon
+    rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
+    assert len(rules) == template.count("append $errors") == 14, rules
+    assert all(any(rule in expected for _, _, expected in CASES) for rule in rules), rules
