@@ -12,7 +12,7 @@
 #   cni/bridge, cni/host-local, cni/loopback
 #                             github.com/containernetworking/plugins/plugins/... (go install)
 #   coredns                   github.com/coredns/coredns (go install)
-# Versions: hack/cluster/versions.env. A binary is rebuilt only when its stamp
+# Versions: hack/versions.env. A binary is rebuilt only when its stamp
 # (bin/.NAME.stamp: package@version + hash of the wrapper go.mod/go.sum, flags
 # and Go version) changed. Go's default GOCACHE/GOMODCACHE are used, so a fresh
 # clone on the same machine relinks in seconds.
@@ -21,8 +21,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=$root/bin
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+# shellcheck source=../versions.env
+source "$ROOT/hack/versions.env"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 
 # Regenerate a wrapper module when versions.env moved on (needs the proxy).
@@ -42,10 +44,9 @@ done
 etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
 
 go_version=$(go env GOVERSION)
-hash_of() { cat "$@" | sha256sum | cut -c1-16; }
-k8s_key="$KUBERNETES_VERSION $(hash_of "$here/k8s/go.mod" "$here/k8s/go.sum") $go_version $(echo "$k8s_ldflags" | sha256sum | cut -c1-8)"
-nsproxy_key="$(hash_of "$here/nsproxy/go.mod" "$here/nsproxy/go.sum" "$here/nsproxy/main.go") $go_version"
-etcd_key="$ETCD_VERSION $(hash_of "$here/etcd/go.mod" "$here/etcd/go.sum" "$here/etcd/main.go") $go_version $(echo "$etcd_ldflags" | sha256sum | cut -c1-8)"
+k8s_key="$KUBERNETES_VERSION $(short_hash "$here/k8s/go.mod" "$here/k8s/go.sum") $go_version $(echo "$k8s_ldflags" | sha256sum | cut -c1-8)"
+nsproxy_key="$(short_hash "$here/nsproxy/go.mod" "$here/nsproxy/go.sum" "$here/nsproxy/main.go") $go_version"
+etcd_key="$ETCD_VERSION $(short_hash "$here/etcd/go.mod" "$here/etcd/go.sum" "$here/etcd/main.go") $go_version $(echo "$etcd_ldflags" | sha256sum | cut -c1-8)"
 
 mkdir -p "$bin"
 t0=$(date +%s)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # (Re)generate the two wrapper modules that build the control plane from the
-# Go module proxy, for the versions pinned in hack/cluster/versions.env:
+# Go module proxy, for the versions pinned in hack/versions.env:
 #
 #   hack/cluster/k8s/go.mod   requires k8s.io/kubernetes@KUBERNETES_VERSION (the control
 #                             plane, kubectl and the real node's kubelet) and
@@ -17,8 +17,8 @@
 # usage: hack/cluster/gen-mods.sh [k8s|etcd]...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=../versions.env
+source "$here/../versions.env"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

@@ -29,8 +29,8 @@ root=$(cd "$here/../.." && pwd)
 bin=$root/bin
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=../versions.env
+source "$here/../versions.env"
 cluster_init "${1:-}"
 
 nodes=${CLUSTER_NODES:-2}

@@ -15,16 +15,11 @@ import uuid
 
 import pytest
 
-from harness.tools import ROOT, tool
+from harness.tools import ROOT
 
 from .controlplane import ControlPlane, missing_binaries
 
 STARTUP: dict[str, float] = {}   # control plane name -> seconds hack/cluster/up.sh took
-
-
-@pytest.fixture(scope="session")
-def helm_bin():
-    return tool("helm")  # fails with "run `make setup`" when missing
 
 
 @pytest.fixture(scope="session")

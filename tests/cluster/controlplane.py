@@ -1,8 +1,10 @@
 """Drive the embedded control plane (hack/cluster/{up,down}.sh) from Python.
 
 Every client command (kubectl, helm) runs inside the control plane's network
-namespace (nsenter --net), where the only interface is `lo`: Service and pod IPs
-are fake and unreachable from there, so no packet can leave 127.0.0.0/8.
+namespace (nsenter --net). Without a real node its only interface is `lo` and
+Service and pod IPs are fake and unreachable from there; with one (real_node),
+the pod bridge and the pods' veths join it, and still nothing leads out of it
+(docs/node.md).
 """
 from __future__ import annotations
 
@@ -14,22 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from harness.pods import resolved_env
+from harness.proc import CommandFailed, poll, run
 from harness.tools import BIN, ROOT
 
 HACK = ROOT / "hack" / "cluster"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
 
 
-class CommandError(RuntimeError):
-    def __init__(self, args: list[str], proc: subprocess.CompletedProcess):
-        self.args_ = args
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        super().__init__(
-            f"command failed ({proc.returncode}): {' '.join(args)}\n"
-            f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
-        )
+# A client command that failed (the harness's one error for commands).
+CommandError = CommandFailed
 
 
 def missing_binaries() -> list[str]:
@@ -54,17 +50,14 @@ class ControlPlane:
     def up(self, timeout: float = 300) -> "ControlPlane":
         env = dict(os.environ, CLUSTER_NODES=str(self.nodes), CLUSTER_REAL_NODE="1" if self.real_node else "0")
         start = time.monotonic()
-        proc = subprocess.run([str(HACK / "up.sh"), self.name], env=env, text=True,
-                              capture_output=True, timeout=timeout)
+        proc = run([HACK / "up.sh", self.name], env, timeout=timeout)
         self.startup_seconds = time.monotonic() - start
-        if proc.returncode != 0:
-            raise CommandError([str(HACK / "up.sh"), self.name], proc)
         self.kubeconfig = Path(proc.stdout.strip().splitlines()[-1])
         self.netns = (self.state / "netns").read_text().strip()
         return self
 
     def down(self) -> None:
-        subprocess.run([str(HACK / "down.sh"), self.name], text=True, capture_output=True, timeout=60)
+        run([HACK / "down.sh", self.name], check=False, timeout=60)
 
     # -- clients ---------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -80,12 +73,8 @@ class ControlPlane:
     def run(self, *args: str, check: bool = True, timeout: float = 180,
             input: str | None = None) -> subprocess.CompletedProcess:
         """Run a command inside the cluster's network namespace."""
-        argv = ["nsenter", f"--net=/run/netns/{self.netns}", "--", *map(str, args)]
-        proc = subprocess.run(argv, env=self.env(), text=True, capture_output=True,
-                              timeout=timeout, input=input, cwd=ROOT)
-        if check and proc.returncode != 0:
-            raise CommandError(list(map(str, args)), proc)
-        return proc
+        return run(["nsenter", f"--net=/run/netns/{self.netns}", "--", *args], self.env(),
+                   check=check, timeout=timeout, input=input)
 
     def kubectl(self, *args: str, **kw) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "kubectl"), *args, **kw)
@@ -152,20 +141,9 @@ class ControlPlane:
 
     def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float = 120,
                  interval: float = 0.25) -> Any:
-        """Poll predicate() until it returns something truthy; fail after timeout."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while True:
-            try:
-                last = predicate()
-            except CommandError as e:  # transient API errors while objects appear
-                last = e
-            else:
-                if last:
-                    return last
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last: {str(last)[:2000]}")
-            time.sleep(interval)
+        """Poll predicate() until it returns something truthy and return it; API errors while
+        objects appear count as "not yet"."""
+        return poll(what, predicate, timeout, interval, transient=(CommandFailed,))
 
     def wait_pods_running(self, namespace: str, selector: str, count: int,
                           timeout: float = 180) -> list[dict]:
@@ -177,32 +155,9 @@ class ControlPlane:
 
 
 def resolve_env(pod: dict, container: str = "pytorch") -> dict[str, str]:
-    """The environment a container would see: plain values, and fieldRefs
-    (metadata.name/namespace/uid, metadata.labels['k'], metadata.annotations['k'])
-    resolved against the pod as the API returns it."""
+    """The environment a container of a pod, as the API returns it, sees (harness.pods)."""
     spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
-    meta = pod["metadata"]
-    out: dict[str, str] = {}
-    for var in spec.get("env", []):
-        if "value" in var:
-            out[var["name"]] = var["value"]
-            continue
-        ref = (var.get("valueFrom") or {}).get("fieldRef")
-        if not ref:
-            continue
-        path = ref["fieldPath"]
-        for prefix, key in (("metadata.labels['", "labels"), ("metadata.annotations['", "annotations")):
-            if path.startswith(prefix):
-                out[var["name"]] = meta.get(key, {}).get(path[len(prefix):-2], "")
-                break
-        else:
-            if path.startswith("metadata."):
-                out[var["name"]] = str(meta.get(path.split(".", 1)[1], ""))
-            elif path.startswith("status."):
-                out[var["name"]] = str(pod.get("status", {}).get(path.split(".", 1)[1], ""))
-            elif path.startswith("spec."):
-                out[var["name"]] = str(pod["spec"].get(path.split(".", 1)[1], ""))
-    return out
+    return resolved_env(spec, pod["metadata"])
 
 
 def names(items: Iterable[dict]) -> list[str]:

@@ -5,18 +5,9 @@ import json
 
 import pytest
 
-from harness.tools import ROOT
+from harness.tools import pinned_versions
 
 pytestmark = pytest.mark.cluster
-
-
-def pinned_versions() -> dict[str, str]:
-    out = {}
-    for line in (ROOT / "hack" / "cluster" / "versions.env").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def test_server_reports_pinned_version(cluster):

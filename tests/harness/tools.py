@@ -21,3 +21,13 @@ def tool(name: str) -> Path:
             pytrace=False,
         )
     return path
+
+
+def pinned_versions() -> dict[str, str]:
+    """hack/versions.env, the one file of pinned tool versions, as a dict."""
+    out = {}
+    for line in (ROOT / "hack" / "versions.env").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip().strip('"')
+    return out

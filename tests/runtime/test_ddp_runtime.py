@@ -132,7 +132,7 @@ def test_unreachable_master_fails_and_stragglers_are_killed(runtime_ready, world
 
 
 # ----------------------------------------------------------------------------- torchrun / Job
-# These follow docs/CONTRACT.md for issue 5 (launcher=torchrun, job.enabled=true); the
+# These follow docs/CONTRACT.md (launcher=torchrun, job.enabled=true); the
 # simulator reads everything from the render (workload kind, fieldRefs, torchrun flags).
 
 def torchrun_nodes(world: podsim.World) -> bool:
