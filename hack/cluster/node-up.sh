@@ -65,7 +65,6 @@ if ! in_ns ip link show cni0 >/dev/null 2>&1; then
   in_ns ip addr add "$NODE_IP/24" dev cni0
   in_ns ip link set cni0 up
 fi
-in_ns sysctl -qw net.ipv4.ip_forward=0 >/dev/null
 routes=$(in_ns ip -4 -o route show | awk '{printf "%s %s %s;", $1, $2, $3}')
 [[ $routes == "$POD_CIDR dev cni0;" ]] || fail "unexpected routes in netns $NETNS: $routes"
 log "pod bridge cni0 $NODE_IP on $POD_CIDR (routes: $routes)"

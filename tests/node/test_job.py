@@ -30,7 +30,7 @@ def indexes(spec: str) -> set[int]:
 
 
 def test_should_complete_the_indexed_job_when_rank_0_succeeds(release, node_cluster):
-    r = release("job.enabled=true", "mode=distributed", "worldSize=3", "examples.enabled=true",
+    r = release("job.enabled=true", "mode=distributed", "worldSize=3", "examples.enabled=true", "persistence.enabled=false",
                 "entrypoint.args=--epochs 2 --steps 3")
     r.install(wait=False)
     cond, job = job_condition(node_cluster, r.ns, "t-pytorch")
@@ -46,7 +46,7 @@ def test_should_complete_the_indexed_job_when_rank_0_succeeds(release, node_clus
 
 
 def test_should_fail_the_job_at_once_on_a_failing_exit_code(release, node_cluster):
-    r = release("job.enabled=true", "mode=distributed", "worldSize=2", "configMap=scripts",
+    r = release("job.enabled=true", "mode=distributed", "worldSize=2", "configMap=scripts", "persistence.enabled=false",
                 "entrypoint.file=fail.py", "job.backoffLimit=6")
     node_cluster.kubectl("create", "configmap", "scripts", "-n", r.ns,
                          "--from-literal=fail.py=import sys\nprint('failing on purpose', flush=True)\nsys.exit(3)\n")

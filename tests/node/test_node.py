@@ -18,6 +18,6 @@ def test_should_join_one_real_node_with_the_pinned_kubelet_and_containerd(node_c
     info = node["status"]["nodeInfo"]
     assert node["metadata"]["name"] == "node0"
     assert info["kubeletVersion"] == pins["KUBERNETES_VERSION"]
-    assert info["containerRuntimeVersion"] == f"containerd://{pins['CONTAINERD_VERSION']}"
+    assert info["containerRuntimeVersion"] == f"containerd://{pins['CONTAINERD_VERSION'].removeprefix('v')}"
     assert {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"] == "True"
     assert [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"] == ["10.245.0.1"]
