@@ -1,0 +1,3 @@
+module pytorch-chart/hack/images/pause
+
+go 1.22
