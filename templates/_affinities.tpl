@@ -40,21 +40,31 @@ requiredDuringSchedulingIgnoredDuringExecution:
 {{- end -}}
 
 {{/*
-pytorch.affinity: the pod's affinity: `affinity` when set (as a template), else the presets.
-Prints nothing when there is none.
+pytorch.affinity: the pod's affinity: `affinity` when set (as a template), else the presets plus
+the required terms of exclusiveTopology. Prints nothing when there is none.
 Usage: {{ include "pytorch.affinity" . }}
 */}}
 {{- define "pytorch.affinity" -}}
 {{- if .Values.affinity -}}
 {{- include "pytorch.tplvalues.render" (dict "value" .Values.affinity "context" .) -}}
 {{- else -}}
-{{- with .Values.podAffinityPreset }}
+{{- $podAffinity := dict -}}
+{{- with .Values.podAffinityPreset }}{{ $podAffinity = include "pytorch.affinity.pod" (dict "type" . "context" $) | fromYaml }}{{ end -}}
+{{- $podAntiAffinity := dict -}}
+{{- with .Values.podAntiAffinityPreset }}{{ $podAntiAffinity = include "pytorch.affinity.pod" (dict "type" . "context" $) | fromYaml }}{{ end -}}
+{{- if .Values.exclusiveTopology.enabled -}}
+{{- $terms := include "pytorch.affinity.exclusive" . | fromYaml -}}
+{{- $required := "requiredDuringSchedulingIgnoredDuringExecution" -}}
+{{- $_ := set $podAffinity $required (append (get $podAffinity $required | default list) $terms.sameDomain) -}}
+{{- $_ := set $podAntiAffinity $required (append (get $podAntiAffinity $required | default list) $terms.otherReleases) -}}
+{{- end -}}
+{{- with $podAffinity }}
 podAffinity:
-  {{- include "pytorch.affinity.pod" (dict "type" . "context" $) | nindent 2 }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.podAntiAffinityPreset }}
+{{- with $podAntiAffinity }}
 podAntiAffinity:
-  {{- include "pytorch.affinity.pod" (dict "type" . "context" $) | nindent 2 }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with .Values.nodeAffinityPreset }}
 {{- if .type }}

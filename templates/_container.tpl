@@ -18,6 +18,7 @@ Usage: {{ include "pytorch.container" (dict "rank" (dict "value" "0") "context" 
     - name: dist
       containerPort: {{ $.Values.port }}
       protocol: TCP
+    {{- with include "pytorch.metrics.port" $ | trim }}{{ . | nindent 4 }}{{ end }}
   {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 2 }}{{ end }}
@@ -128,6 +129,7 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
   value: {{ include "pytorch.masterAddress" $ | quote }}
 - name: MASTER_PORT
   value: {{ $.Values.port | quote }}
+{{ include "pytorch.env.pytorchJob" (dict "rank" .rank "context" $) }}
 - name: POD_NAME
   valueFrom:
     fieldRef:
@@ -146,6 +148,14 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
   value: "1"
 - name: CHECKPOINT_DIR
   value: {{ $.Values.persistence.mountPath | quote }}
+{{- if $.Values.metrics.enabled }}
+- name: METRICS_PORT
+  value: {{ $.Values.metrics.port | quote }}
+{{- end }}
+{{- if $.Values.tensorboard.enabled }}
+- name: TENSORBOARD_LOG_DIR
+  value: {{ include "pytorch.tensorboard.logDir" $ | quote }}
+{{- end }}
 {{- if $.Values.image.debug }}
 - name: TORCH_DISTRIBUTED_DEBUG
   value: DETAIL

@@ -32,6 +32,9 @@ Usage: {{ include "pytorch.imagePullSecrets" . }}
 {{- if eq (include "pytorch.volumePermissions.enabled" .) "true" -}}
 {{- $lists = append $lists .Values.volumePermissions.image.pullSecrets -}}
 {{- end -}}
+{{- if .Values.tensorboard.enabled -}}
+{{- $lists = append $lists .Values.tensorboard.image.pullSecrets -}}
+{{- end -}}
 {{- $names := list -}}
 {{- range $lists -}}
 {{- range . -}}

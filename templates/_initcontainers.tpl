@@ -1,17 +1,21 @@
 {{/*
-pytorch.initContainers: the `initContainers:` block: volume permissions, then git clone, or nothing.
+pytorch.initContainers: the `initContainers:` block: volume permissions, then git clone, then the
+TensorBoard sidecar (a native sidecar starts after the init containers before it), or nothing.
 Usage: {{ include "pytorch.initContainers" . }}
 */}}
 {{- define "pytorch.initContainers" -}}
 {{- $permissions := eq (include "pytorch.volumePermissions.enabled" .) "true" -}}
 {{- $git := eq (include "pytorch.filesSource" .) "git" -}}
-{{- if or $permissions $git }}
+{{- if or $permissions $git .Values.tensorboard.enabled }}
 initContainers:
 {{- if $permissions }}
   {{- include "pytorch.initContainer.volumePermissions" . | nindent 2 }}
 {{- end }}
 {{- if $git }}
   {{- include "pytorch.initContainer.gitClone" . | nindent 2 }}
+{{- end }}
+{{- if .Values.tensorboard.enabled }}
+  {{- include "pytorch.initContainer.tensorboard" . | nindent 2 }}
 {{- end }}
 {{- end }}
 {{- end -}}

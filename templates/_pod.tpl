@@ -15,10 +15,12 @@ metadata:
     {{- with $.Values.podLabels }}
     {{- include "pytorch.tplvalues.render" (dict "value" . "context" $) | nindent 4 }}
     {{- end }}
+    {{- with include "pytorch.gang.podLabels" $ | trim }}{{ . | nindent 4 }}{{ end }}
   {{- $annotations := dict }}
   {{- if eq (include "pytorch.filesSource" $) "chart" }}
   {{- $_ := set $annotations "checksum/files" (include (print $.Template.BasePath "/configmap.yaml") $ | sha256sum) }}
   {{- end }}
+  {{- $annotations = merge $annotations (include "pytorch.kueue.podAnnotations" $ | fromYaml) (include "pytorch.gang.podAnnotations" $ | fromYaml) }}
   {{- with include "pytorch.annotations" (dict "extra" (merge $annotations $.Values.podAnnotations) "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
 spec:
   serviceAccountName: {{ include "pytorch.serviceAccountName" $ }}
@@ -32,6 +34,7 @@ spec:
   {{- with $.Values.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
+  {{- with include "pytorch.placement" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.imagePullSecrets" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with $.Values.hostAliases }}
   hostAliases:

@@ -56,6 +56,37 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- if and (eq $v.launcher "torchrun") (not $file) -}}
 {{- $errors = append $errors "launcher: torchrun needs entrypoint.file (or examples.enabled=true) to launch" -}}
 {{- end -}}
+{{- if and $v.gangScheduling.enabled (ne $v.mode "distributed") -}}
+{{- $errors = append $errors "gangScheduling.enabled: a gang needs mode=distributed (standalone runs one pod)" -}}
+{{- end -}}
+{{- if and $v.exclusiveTopology.enabled $v.affinity -}}
+{{- $errors = append $errors "exclusiveTopology.enabled: affinity replaces every affinity the chart renders, so the exclusive terms would be lost; add them to affinity yourself or unset affinity" -}}
+{{- end -}}
+{{- with $v.kueue.topology -}}
+{{- $modes := list -}}
+{{- if .required }}{{ $modes = append $modes "required" }}{{ end -}}
+{{- if .preferred }}{{ $modes = append $modes "preferred" }}{{ end -}}
+{{- if .unconstrained }}{{ $modes = append $modes "unconstrained" }}{{ end -}}
+{{- if gt (len $modes) 1 -}}
+{{- $errors = append $errors (printf "kueue.topology: set one of required, preferred and unconstrained, not %s" (join " and " $modes)) -}}
+{{- end -}}
+{{- if ne (empty .sliceRequired) (kindIs "invalid" .sliceSize) -}}
+{{- $errors = append $errors "kueue.topology.sliceRequired and kueue.topology.sliceSize: set both or neither" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.metrics.podMonitor.enabled (not $v.metrics.enabled) -}}
+{{- $errors = append $errors "metrics.podMonitor.enabled: needs metrics.enabled=true (there is no metrics port to scrape)" -}}
+{{- end -}}
+{{- $ports := dict "port" (int $v.port) -}}
+{{- if $v.metrics.enabled }}{{ $_ := set $ports "metrics.port" (int $v.metrics.port) }}{{ end -}}
+{{- if $v.tensorboard.enabled }}{{ $_ := set $ports "tensorboard.port" (int $v.tensorboard.port) }}{{ end -}}
+{{- range $a, $pa := $ports -}}
+{{- range $b, $pb := $ports -}}
+{{- if and (lt $a $b) (eq $pa $pb) -}}
+{{- $errors = append $errors (printf "%s and %s: both are %d; each port of the pod needs its own number" $a $b $pa) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nvalues are not valid:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

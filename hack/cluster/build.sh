@@ -4,6 +4,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #                             k8s.io/kubernetes/cmd/...    (wrapper module hack/cluster/k8s)
 #   kwok                      sigs.k8s.io/kwok/cmd/kwok    (plain go install, hack/go-tool.sh)
+#   kueue                     sigs.k8s.io/kueue/cmd/kueue  (plain go install; started by hack/cluster/kueue.sh)
 #   cluster-nsproxy           hack/cluster/nsproxy         (host loopback -> API server in the netns)
 # and the real node (hack/cluster/node-up.sh):
 #   kubelet                   k8s.io/kubernetes/cmd/kubelet (wrapper module hack/cluster/k8s)
@@ -55,7 +56,7 @@ t0=$(date +%s)
 build() { "$root/hack/go-build.sh" "$@"; }
 
 want=("$@")
-((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok cluster-nsproxy
+((${#want[@]})) || want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kueue cluster-nsproxy
   kubelet containerd containerd-shim-runc-v2 ctr cni/bridge cni/host-local cni/loopback coredns)
 for name in "${want[@]}"; do
   case $name in
@@ -64,6 +65,9 @@ for name in "${want[@]}"; do
       build "$name" "$here/k8s" "k8s.io/kubernetes/cmd/$name" "k8s.io/kubernetes/cmd/$name $k8s_key" "$k8s_ldflags" ;;
     kwok)
       "$root/hack/go-tool.sh" kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
+    kueue)
+      "$root/hack/go-tool.sh" kueue sigs.k8s.io/kueue/cmd/kueue "$KUEUE_VERSION" \
+        "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION -X sigs.k8s.io/kueue/pkg/version.GitCommit=" ;;
     cluster-nsproxy) build cluster-nsproxy "$here/nsproxy" . "nsproxy $nsproxy_key" "-s -w" ;;
     containerd|ctr)
       "$root/hack/go-tool.sh" "$name" "github.com/containerd/containerd/v2/cmd/$name" "$CONTAINERD_VERSION" \

@@ -212,10 +212,21 @@ start kube-scheduler "$bin/kube-scheduler" \
 # kwok's Stages: its own "fast" ones, from the module the build downloaded, then ours.
 kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || fail "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'"
+# One change to kwok's pod-complete: a Job's pod annotated
+# kwok.pytorch-chart.test/hold-running stays Running until a test removes the
+# annotation (the Kueue tests keep a release running while another one waits).
+hold="    - key: '.metadata.annotations[\"kwok.pytorch-chart.test/hold-running\"]'
+      operator: 'DoesNotExist'"
 for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
   pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-  echo "---"; cat "$kwok_dir/kustomize/stage/$f.yaml"
+  echo "---"
+  if [[ $f == pod/fast/pod-complete ]]; then
+    awk -v hold="$hold" '/^  next:/ && !done {print hold; done=1} {print}' "$kwok_dir/kustomize/stage/$f.yaml"
+  else
+    cat "$kwok_dir/kustomize/stage/$f.yaml"
+  fi
 done >"$STATE/kwok.yaml"
+grep -q 'hold-running' "$STATE/kwok.yaml" || fail "could not add the hold-running selector to kwok's pod-complete stage"
 cat "$here/kwok-stages.yaml" >>"$STATE/kwok.yaml"
 start kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$STATE/kwok.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \

@@ -22,7 +22,7 @@ SEMVER = re.compile(
 ANNOTATIONS = CHART_YAML["annotations"]
 # https://artifacthub.io/docs/topics/annotations/helm/
 CHANGE_KINDS = {"added", "changed", "deprecated", "removed", "fixed", "security"}
-ALL_IMAGES = merge(GIT, PERMISSIONS)
+ALL_IMAGES = merge(GIT, PERMISSIONS, {"tensorboard": {"enabled": True}})
 
 
 def annotation(name: str):
@@ -52,7 +52,7 @@ def test_should_list_exactly_the_images_that_the_chart_renders(render):
     assert len({i["name"] for i in listed}) == len(listed)
     rendered = set(render(ALL_IMAGES, show_tests=True).images())
     assert {i["image"] for i in listed} == rendered
-    assert len(listed) == 3
+    assert len(listed) == 4
 
 
 def test_should_give_links_license_and_category():

@@ -3,7 +3,7 @@ import pytest
 
 
 def test_should_render_one_deployment_in_standalone_mode(default):
-    assert default.kinds() == ["Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount"]
+    assert default.kinds() == ["Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Service", "ServiceAccount"]
     assert default["Deployment"]["spec"]["replicas"] == 1
 
 

@@ -54,3 +54,37 @@ def test_should_describe_indexed_job_and_torchrun():
     assert "2 rank(s) in Indexed Job rel-pytorch" in text and "WORLD_SIZE = 8" in text
     assert "batch.kubernetes.io/job-completion-index=0" in text
     assert "kubectl wait -n ml --for=condition=complete job/rel-pytorch" in text
+
+
+def test_should_say_where_kueue_holds_a_job_and_warn_about_resizing_a_statefulset():
+    job = notes("mode=distributed", "worldSize=2", "configMap=c", "entrypoint.file=t.py", "job.enabled=true",
+                "persistence.enabled=false", "kueue.queueName=team-a")
+    assert "Kueue: the Job is queued in LocalQueue team-a" in job and "the Job stays suspended with no pods" in job
+    assert "kubectl get workloads -n ml" in job and "refuses a worldSize change" not in job
+    sts = notes("mode=distributed", "worldSize=2", "kueue.queueName=team-a")
+    assert "Kueue: the StatefulSet is queued in LocalQueue team-a" in sts and "its pods stay gated" in sts
+    assert "WARNING: Kueue refuses a worldSize change of a StatefulSet it manages" in sts
+    assert "Kueue" not in notes("mode=distributed", "worldSize=2")
+
+
+def test_should_warn_when_the_gang_is_not_rendered_and_describe_it_when_it_is():
+    skipped = notes("mode=distributed", "worldSize=3", "gangScheduling.enabled=true")
+    assert "WARNING: gangScheduling.enabled, but the cluster does not serve scheduling.volcano.sh/v1beta1/PodGroup" in skipped
+    forced = notes("mode=distributed", "worldSize=3", "gangScheduling.enabled=true", "gangScheduling.force=true")
+    assert "Gang scheduling (volcano): no rank is bound until all 3 fit; scheduler volcano." in forced
+    assert "WARNING" not in forced and "Gang scheduling" not in notes("mode=distributed", "worldSize=3")
+
+
+def test_should_warn_when_the_pod_monitor_is_not_rendered():
+    text = notes("metrics.enabled=true", "metrics.podMonitor.enabled=true")
+    assert "WARNING: metrics.podMonitor.enabled, but the cluster does not serve monitoring.coreos.com/v1/PodMonitor" in text
+    assert "PodMonitor" not in notes("metrics.enabled=true")
+
+
+def test_should_tell_how_to_reach_tensorboard_and_name_the_exclusive_domain():
+    text = notes("mode=distributed", "worldSize=2", "tensorboard.enabled=true", "exclusiveTopology.enabled=true",
+                 "exclusiveTopology.topologyKey=example.com/rack")
+    assert "TensorBoard reads /data/tensorboard (TENSORBOARD_LOG_DIR) of rank 0" in text
+    assert "kubectl port-forward -n ml svc/rel-pytorch-tensorboard 6006" in text
+    assert "every rank runs in one example.com/rack domain that no other release of this chart uses" in text
+    assert "TensorBoard" not in notes() and "Placement:" not in notes()

@@ -52,6 +52,19 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "torchrun.": merge(CODE, TORCHRUN),
     "job.": merge(CODE, JOB),
     "job.enabled": CODE,
+    "exclusiveTopology.topologyKey": {"exclusiveTopology": {"enabled": True}},
+    "kueue.topology.sliceRequired": {"kueue": {"topology": {"sliceRequired": "block", "sliceSize": 2}}},
+    "kueue.topology.sliceSize": {"kueue": {"topology": {"sliceRequired": "rack", "sliceSize": 4}}},
+    "gangScheduling.": {**distributed(2), "gangScheduling": {"enabled": True, "force": True}},
+    "gangScheduling.enabled": {**distributed(2), "gangScheduling": {"force": True}},
+    "gangScheduling.force": {**distributed(2), "gangScheduling": {"enabled": True}},
+    "gangScheduling.coscheduling.": {**distributed(2), "gangScheduling": {"enabled": True, "force": True, "provider": "coscheduling"}},
+    "networkPolicy.extraEgress": {"networkPolicy": {"allowExternalEgress": False}},
+    "metrics.": {"metrics": {"enabled": True, "podMonitor": {"enabled": True}}},
+    "metrics.enabled": {},
+    "metrics.podMonitor.enabled": {"metrics": {"enabled": True}},
+    "tensorboard.": {"tensorboard": {"enabled": True}},
+    "tensorboard.enabled": {},
 }
 NEW = {  # a valid value different from the default, where type alone does not give one
     "global.imageRegistry": "mirror.local", "global.imagePullSecrets": ["s"], "global.storageClass": "fast",
@@ -88,7 +101,26 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "launcher": "torchrun", "torchrun.extraArgs": ["--max-restarts=1"], "gpu.resourceName": "amd.com/gpu",
     "torchEnv": {"NCCL_DEBUG": "WARN"}, "job.activeDeadlineSeconds": 60, "job.ttlSecondsAfterFinished": 60,
     "job.podFailurePolicy.rules": [], "torchrun.nprocPerNode": 3, "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
+    "schedulerName": "other-scheduler", "terminationGracePeriodSeconds": 120,
+    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}],
+    "exclusiveTopology.topologyKey": "example.com/rack",
+    "kueue.queueName": "q", "kueue.priorityClass": "p", "kueue.topology.required": "rack",
+    "kueue.topology.preferred": "block", "kueue.topology.sliceRequired": "rack", "kueue.topology.sliceSize": 2,
+    "gangScheduling.provider": "coscheduling", "gangScheduling.volcano.queue": "q",
+    "networkPolicy.extraIngress": [{"from": [{"podSelector": {}}]}],
+    "networkPolicy.extraEgress": [{"to": [{"podSelector": {}}]}],
+    "metrics.path": "/prom", "metrics.podMonitor.namespace": "mon", "metrics.podMonitor.interval": "10s",
+    "metrics.podMonitor.scrapeTimeout": "5s", "metrics.podMonitor.labels": {"a": "b"},
+    "tensorboard.logDir": "tb", "tensorboard.image.registry": "r.local", "tensorboard.image.repository": "a/b",
+    "tensorboard.image.tag": "9", "tensorboard.image.digest": "sha256:" + "f" * 64,
+    "tensorboard.image.pullPolicy": "Always", "tensorboard.image.pullSecrets": ["s"],
+    "tensorboard.resources": {"limits": {"cpu": "1"}}, "tensorboard.service.type": "NodePort",
+    "tensorboard.service.annotations": {"a": "b"},
 }
+
+
+# What a key needs from the cluster to have an effect (helm template flags).
+CAPABILITIES = {"metrics.": ("--api-versions", "monitoring.coreos.com/v1/PodMonitor")}
 
 
 def changed_value(path: str, default):
@@ -116,6 +148,7 @@ def test_should_change_the_render_for_every_value(render, path):
         assert LIVENESS_SUCCESS == {"minimum": 1, "maximum": 1}
         return
     base = context_for(path)
-    before = render(base, show_tests=True).text
-    after = render(merge(base, nested(path, new)), show_tests=True).text
+    args = next((a for prefix, a in CAPABILITIES.items() if path.startswith(prefix)), ())
+    before = render(base, show_tests=True, args=args).text
+    after = render(merge(base, nested(path, new)), show_tests=True, args=args).text
     assert before != after, f"setting {path}={new!r} changed nothing"

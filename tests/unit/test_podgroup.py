@@ -1,0 +1,32 @@
+"""templates/podgroup.yaml: the scheduler-plugins coscheduling PodGroup."""
+import pytest
+
+from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
+
+API = ("--api-versions", "scheduling.x-k8s.io/v1alpha1/PodGroup")
+COSCHEDULING = {"gangScheduling": {"enabled": True, "provider": "coscheduling",
+                                   "coscheduling": {"scheduleTimeoutSeconds": 300}}}
+
+
+@pytest.mark.parametrize("values", [distributed(6), merge(distributed(6), CODE, JOB, SHARED_CLAIM)],
+                         ids=["StatefulSet", "Indexed Job"])
+def test_should_render_a_pod_group_of_every_rank(render, values):
+    pg = render(merge(values, COSCHEDULING), args=API).get("PodGroup", "rel-pytorch")
+    assert pg["apiVersion"] == "scheduling.x-k8s.io/v1alpha1"
+    assert pg["metadata"]["namespace"] == "ml"
+    assert pg["metadata"]["labels"]["app.kubernetes.io/instance"] == "rel"
+    assert pg["spec"] == {"minMember": 6, "scheduleTimeoutSeconds": 300}
+
+
+def test_should_render_the_pod_group_when_forced(render):
+    m = render(merge(distributed(2), COSCHEDULING, {"gangScheduling": {"force": True}}))
+    assert m.get("PodGroup")["spec"] == {"minMember": 2, "scheduleTimeoutSeconds": 300}
+
+
+@pytest.mark.parametrize("values,api", [
+    (merge(distributed(2), COSCHEDULING), ()),
+    (merge(distributed(2), COSCHEDULING, {"gangScheduling": {"provider": "volcano", "force": True}}), API),
+    (distributed(2), API),
+], ids=["not-served", "volcano", "gang-off"])
+def test_should_render_no_pod_group(render, values, api):
+    assert render(values, args=api).find("PodGroup") is None
