@@ -5,7 +5,7 @@ kueue-..., then hack/cluster/kueue.sh): its CRDs and webhook configurations come
 module, and the API server calls its mutating and validating webhooks over TLS on
 127.0.0.1:9443 inside the network namespace. Pods are kwok's: a Job's pods complete at once,
 except those annotated kwok.pytorch-chart.test/hold-running, which stay Running until the test
-takes the annotation away (hack/cluster/kwok.yaml).
+takes the annotation away (hack/cluster/up.sh adds it to kwok's pod-complete stage).
 
 Each test makes its own namespace, LocalQueue and ClusterQueue with quota for 4 pods (`pods`
 is a resource Kueue counts itself), so no state is shared between tests.
