@@ -8,10 +8,7 @@ with `hack/cluster/down.sh test`.
 """
 from __future__ import annotations
 
-import itertools
 import os
-import re
-import uuid
 
 import pytest
 
@@ -48,27 +45,14 @@ def cluster_worker(request):
     return getattr(request.config, "workerinput", {}).get("workerid", "master")
 
 
-_seq = itertools.count()
-
-
 @pytest.fixture
 def namespace(cluster, request):
     """Factory: namespace(restricted=True) -> a fresh namespace, labelled
     pod-security.kubernetes.io/enforce=restricted unless restricted=False.
     Deleted after the test (without waiting)."""
-    created: list[str] = []
-
-    def make(restricted: bool = True) -> str:
-        base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))[:30].strip("-")
-        name = f"{base}-{next(_seq)}-{uuid.uuid4().hex[:4]}"
-        cluster.create_namespace(name, restricted=restricted)
-        created.append(name)
-        return name
-
-    yield make
-    if os.environ.get("CLUSTER_KEEP") != "1":
-        for ns in created:
-            cluster.delete_namespace(ns)
+    namespaces = cluster.test_namespaces(request.node.name)
+    yield namespaces.make
+    namespaces.cleanup()
 
 
 @pytest.fixture

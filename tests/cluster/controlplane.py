@@ -8,10 +8,13 @@ the pod bridge and the pods' veths join it, and still nothing leads out of it
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -99,6 +102,10 @@ class ControlPlane:
         self.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n{labels}")
         return name
 
+    def test_namespaces(self, test_name: str) -> "TestNamespaces":
+        """The namespaces one test creates: see TestNamespaces."""
+        return TestNamespaces(self, test_name)
+
     def delete_namespace(self, name: str, wait: bool = False) -> None:
         self.kubectl("delete", "namespace", name, "--ignore-not-found", f"--wait={str(wait).lower()}",
                      check=False, timeout=120)
@@ -152,6 +159,32 @@ class ControlPlane:
             running = [p for p in pods if p.get("status", {}).get("phase") == "Running"]
             return running if len(pods) == count and len(running) == count else None
         return self.wait_for(f"{count} pods Running in {namespace} ({selector})", ready, timeout)
+
+
+_ns_seq = itertools.count()
+
+
+class TestNamespaces:
+    """Fresh namespaces for one test, named after it: make(restricted=True) creates one
+    (Pod Security `restricted` enforced unless restricted=False); cleanup() deletes them,
+    without waiting, unless CLUSTER_KEEP=1."""
+    __test__ = False   # not a pytest test class
+
+    def __init__(self, cluster: ControlPlane, test_name: str):
+        self.cluster, self.created = cluster, []
+        self.base = re.sub(r"[^a-z0-9]+", "-", test_name.lower().removeprefix("test_")
+                           .removeprefix("should_"))[:30].strip("-")
+
+    def make(self, restricted: bool = True) -> str:
+        name = f"{self.base}-{next(_ns_seq)}-{uuid.uuid4().hex[:4]}"
+        self.cluster.create_namespace(name, restricted=restricted)
+        self.created.append(name)
+        return name
+
+    def cleanup(self) -> None:
+        if os.environ.get("CLUSTER_KEEP") != "1":
+            for ns in self.created:
+                self.cluster.delete_namespace(ns)
 
 
 def resolve_env(pod: dict, container: str = "pytorch") -> dict[str, str]:

@@ -13,12 +13,9 @@ namespaces (`hack/cluster/down.sh node` tears it down).
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import re
 import time
-import uuid
 
 import pytest
 
@@ -61,31 +58,18 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-_seq = itertools.count()
-
-
 @pytest.fixture
 def namespace(node_cluster, request):
     """Factory: namespace(restricted=True) -> a fresh namespace (Pod Security `restricted`
     enforced unless restricted=False). On failure its state is printed; it is deleted after
     the test unless CLUSTER_KEEP=1."""
-    created: list[str] = []
-
-    def make(restricted: bool = True) -> str:
-        base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_should_"))[:30].strip("-")
-        name = f"{base}-{next(_seq)}-{uuid.uuid4().hex[:4]}"
-        node_cluster.create_namespace(name, restricted=restricted)
-        created.append(name)
-        return name
-
-    yield make
+    namespaces = node_cluster.test_namespaces(request.node.name)
+    yield namespaces.make
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
-        for ns in created:
+        for ns in namespaces.created:
             print(f"\n===== state of namespace {ns} at failure =====\n{node_cluster.dump(ns)}")
-    if os.environ.get("CLUSTER_KEEP") != "1":
-        for ns in created:
-            node_cluster.delete_namespace(ns)
+    namespaces.cleanup()
 
 
 @pytest.fixture(scope="session")
