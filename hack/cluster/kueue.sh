@@ -18,12 +18,8 @@
 # usage: hack/cluster/kueue.sh NAME
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-bin=$root/bin
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-# shellcheck source=../versions.env
-source "$here/../versions.env"
 cluster_init "${1:?usage: hack/cluster/kueue.sh NAME}"
 timeout=${CLUSTER_TIMEOUT:-90}
 WEBHOOK_PORT=9443 HEALTH_PORT=8081 METRICS_PORT=8443

@@ -1,4 +1,10 @@
-# Shared by up.sh, down.sh and exec.sh (sourced, not run).
+# Shared by the scripts in hack/cluster (sourced, not run). Sets root (the repository),
+# bin (its bin/) and the pinned versions of hack/versions.env.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bin=$root/bin
+# shellcheck source=../versions.env
+source "$root/hack/versions.env"
+
 # cluster_init NAME sets:
 #   CLUSTER_NAME     NAME (default: $CLUSTER_NAME or "default")
 #   STATE            .cache/cluster/NAME of this clone (or $CLUSTER_STATE_DIR)
@@ -92,4 +98,20 @@ node_is_up() {
   for f in node-anchor registry containerd coredns kubelet; do
     [[ -f $STATE/pids/$f.pid ]] && pid_in_netns "$(cat "$STATE/pids/$f.pid")" || return 1
   done
+}
+
+# storage_class_yaml NAME PROVISIONER RECLAIM_POLICY BINDING_MODE DEFAULT(true|false):
+# a StorageClass manifest on stdout.
+storage_class_yaml() {
+  cat <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $1
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "$5"
+provisioner: $2
+reclaimPolicy: $3
+volumeBindingMode: $4
+EOF
 }

@@ -30,8 +30,6 @@
 # usage: hack/cluster/node-up.sh NAME
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-bin=$root/bin
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 cluster_init "${1:-}"
@@ -274,17 +272,7 @@ wait_until "node $NODE_NAME Ready" kubelet kctl wait --for=condition=Ready "node
 # fsGroup, which is what volumePermissions is for.
 pv_count=${NODE_LOCAL_PVS:-48}
 {
-  cat <<EOF
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: local
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kubernetes.io/no-provisioner
-reclaimPolicy: Retain
-volumeBindingMode: WaitForFirstConsumer
-EOF
+  storage_class_yaml local kubernetes.io/no-provisioner Retain WaitForFirstConsumer true
   for ((i = 0; i < pv_count; i++)); do
     dir=$node/local-pv/$(printf %02d "$i")
     mkdir -p "$dir"

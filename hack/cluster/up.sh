@@ -25,12 +25,8 @@
 # Prints the kubeconfig path as its last line of output.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-bin=$root/bin
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-# shellcheck source=../versions.env
-source "$here/../versions.env"
 cluster_init "${1:-}"
 
 nodes=${CLUSTER_NODES:-2}
@@ -251,18 +247,8 @@ metadata:
     node-role.kubernetes.io/worker: ""
 EOF
   done
-  cat <<'EOF'
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: standard
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kubernetes.io/host-path
-reclaimPolicy: Delete
-volumeBindingMode: Immediate
-EOF
+  echo "---"
+  storage_class_yaml standard kubernetes.io/host-path Delete Immediate true
 } | kctl apply -f - >/dev/null
 # Capacity of each simulated node (kwok's node-initialize stage keeps a status
 # that is already set): room for hundreds of ranks, and 8 GPUs each.
