@@ -33,8 +33,11 @@ venv: ## Create .venv with the test dependencies from pyproject.toml
 # Two workers; each slow suite (cluster, runtime, dist) stays on one worker (tests/conftest.py).
 XDIST ?= -n 2 --dist loadgroup
 
-test: setup ## Set up, then run every test (unit, dist, cluster, runtime, node)
-	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
+# The real-node suite runs on its own after the others, in one process: its containers
+# need the CPU, and its one cluster must not be started from two workers.
+test: setup ## Set up, then run every test (unit, dist, cluster, runtime, then node)
+	$(PYTEST) $(XDIST) -m "not node" $(PYTEST_ARGS)
+	$(PYTEST) -m node $(PYTEST_ARGS)
 
 unit: tools venv ## Run only the render/unit tests
 	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node" $(PYTEST_ARGS)
