@@ -1,0 +1,15 @@
+# Benchmark (docs/bench.md): time to all ranks Running, objects and API requests for this
+# chart, Kubeflow PyTorchJob (training-operator) and Kubeflow Trainer v2 (TrainJob + JobSet),
+# 8 to 1,024 ranks, on the embedded control plane. The peers are built only for `make bench`;
+# `make test` runs the chart-only slice (tests/bench, markers bench + cluster).
+BENCH_ARGS ?=
+
+.PHONY: bench bench-tools bench-test
+bench-tools: ## Build the peers for make bench (training-operator, Trainer v2, JobSet) into bin/
+	@hack/bench/operators.sh
+
+bench: tools venv cluster-bins bench-tools ## This chart vs PyTorchJob and TrainJob, 8-1,024 ranks: docs/bench.md table, docs/bench.png
+	@time .venv/bin/python hack/bench/run.py $(BENCH_ARGS)
+
+bench-test: tools venv cluster-bins ## Run only the benchmark slice and the render-cost tests (pytest -m bench)
+	$(PYTEST) -m bench $(PYTEST_ARGS)
