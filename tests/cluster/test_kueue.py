@@ -238,3 +238,21 @@ def test_should_leave_the_helm_test_pod_out_of_the_queue(kueue, queue):
     assert "Phase:          Succeeded" in res.stdout, res.stdout
     assert [w["metadata"]["name"] for w in kueue.get("workloads.kueue.x-k8s.io", "-n", ns)["items"]
             if "test" in w["metadata"]["name"]] == []
+
+
+def test_should_gate_a_queued_deployment_until_admitted(kueue, queue):
+    """Standalone mode (a Deployment): Kueue's Deployment integration gates the pod until the
+    Workload is admitted; with the quota taken by a 4-rank Job it waits."""
+    ns = queue
+    install(kueue, ns, "a", *JOB4)
+    kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 60)
+    install(kueue, ns, "solo", "persistence.enabled=false", hold=False)
+    assert kueue.get("deployment", "solo-pytorch", "-n", ns)["metadata"]["labels"][QUEUE] == "training"
+
+    def gated():
+        pods = kueue.pods(ns, "app.kubernetes.io/instance=solo")
+        return pods if len(pods) == 1 and "kueue.x-k8s.io/admission" in {
+            g["name"] for g in pods[0]["spec"].get("schedulingGates", [])} else None
+    kueue.wait_for("the pod gated by Kueue", gated, 60)
+    release_hold(kueue, ns, "a")
+    kueue.wait_for("the pod Running once admitted", lambda: running(kueue, ns, "solo", 1), 60)

@@ -15,9 +15,6 @@ SCENARIOS = {
     "standalone": {}, "distributed": distributed(4), "job": merge(CODE, JOB),
     "indexed-job": merge(distributed(4), CODE, JOB, SHARED_CLAIM),
     "torchrun": merge(distributed(2), CODE, TORCHRUN), "git": GIT, "volume-permissions": PERMISSIONS,
-    "gang": merge(distributed(2), {"gangScheduling": {"enabled": True, "force": True}}),
-    "exclusive": merge(distributed(2), {"exclusiveTopology": {"enabled": True}}),
-    "kueue": merge(distributed(2), {"kueue": {"queueName": "q"}}),
     "metrics-tensorboard": {"metrics": {"enabled": True}, "tensorboard": {"enabled": True}},
     "closed": merge(distributed(2), CLOSED),
 }

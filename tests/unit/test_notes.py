@@ -88,3 +88,4 @@ def test_should_tell_how_to_reach_tensorboard_and_name_the_exclusive_domain():
     assert "kubectl port-forward -n ml svc/rel-pytorch-tensorboard 6006" in text
     assert "every rank runs in one example.com/rack domain that no other release of this chart uses" in text
     assert "TensorBoard" not in notes() and "Placement:" not in notes()
+    assert "TensorBoard reads /data/tensorboard (TENSORBOARD_LOG_DIR) of the pod" in notes("tensorboard.enabled=true")

@@ -23,31 +23,29 @@ def test_should_leave_scheduler_grace_period_and_spread_to_kubernetes_by_default
     assert not {"schedulerName", "terminationGracePeriodSeconds", "topologySpreadConstraints"} & spec.keys()
 
 
-@pytest.mark.parametrize("values", WORKLOADS.values(), ids=WORKLOADS.keys())
-def test_should_set_scheduler_name_on_every_workload(render, values):
-    assert render(merge(values, {"schedulerName": "scheduler-plugins-scheduler"})).pod_spec()["schedulerName"] == \
-        "scheduler-plugins-scheduler"
-
-
-@pytest.mark.parametrize("seconds", [0, 300])
-def test_should_set_termination_grace_period(render, seconds):
-    assert render({"terminationGracePeriodSeconds": seconds}).pod_spec()["terminationGracePeriodSeconds"] == seconds
-
-
-def test_should_render_topology_spread_constraints_as_templates(render):
-    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
-               "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "{{ .Release.Name }}"}}}]
-    got = render(merge(distributed(4), {"topologySpreadConstraints": spread})).pod_spec()["topologySpreadConstraints"]
-    assert got == [{**spread[0], "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "rel"}}}]
+SPREAD = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+           "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "{{ .Release.Name }}"}}}]
+PLACED = {"schedulerName": "scheduler-plugins-scheduler", "terminationGracePeriodSeconds": 300,
+          "topologySpreadConstraints": SPREAD, **EXCLUSIVE}
 
 
 @pytest.mark.parametrize("values", WORKLOADS.values(), ids=WORKLOADS.keys())
-def test_should_keep_every_rank_in_one_domain_and_other_releases_out(render, values):
-    affinity = render(merge(values, EXCLUSIVE)).pod_spec()["affinity"]
-    assert affinity == {
+def test_should_place_every_workloads_pods(render, values):
+    """schedulerName, terminationGracePeriodSeconds, topologySpreadConstraints (as a template),
+    and exclusiveTopology: every rank in one rack, and other releases of the chart out of it."""
+    spec = render(merge(values, PLACED)).pod_spec()
+    assert spec["schedulerName"] == "scheduler-plugins-scheduler"
+    assert spec["terminationGracePeriodSeconds"] == 300
+    assert spec["topologySpreadConstraints"] == [
+        {**SPREAD[0], "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "rel"}}}]
+    assert spec["affinity"] == {
         "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [SAME_RACK]},
         "podAntiAffinity": {**SOFT_SPREAD, "requiredDuringSchedulingIgnoredDuringExecution": [NO_OTHER_RELEASE]},
     }
+
+
+def test_should_keep_a_grace_period_of_zero(render):
+    assert render({"terminationGracePeriodSeconds": 0}).pod_spec()["terminationGracePeriodSeconds"] == 0
 
 
 def test_should_add_the_exclusive_terms_to_hard_presets(render):
