@@ -37,6 +37,13 @@ oci() { "$PY" "$here/oci.py" "$@"; }
 tdeps() { "$PY" "$here/torchdeps.py" "$@"; }
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 hash_text() { sha256sum | cut -c1-16; }
+# Fail early, naming the folder, when its file system has less than GIB GiB free: a full
+# disk otherwise shows up as an empty log and a failed download.
+need_disk_gib() {   # GIB WHAT
+  local free
+  free=$(df --output=avail -B1G "$out" | tail -1 | tr -d ' ')
+  ((free >= $1)) || die "$2 needs about $1 GiB free in $out; its file system has $free GiB"
+}
 human() { numfmt --to=iec-i --suffix=B --round=nearest --format=%.1f "$1"; }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot and mount namespaces)"
@@ -186,6 +193,7 @@ if has pytorch || has pytorch-cuda; then
     if has "$n" && ! stage_fresh "$n"; then need_wheels=1; fi
   done
   if ((need_wheels)); then
+    need_disk_gib 12 "the pytorch image (wheels 2.9 GiB, then its root filesystem and layer, 3 GiB each)"
     t=$SECONDS
     ensure_wheels
     log "wheels ready in $((SECONDS - t))s ($(du -sh "$wheels" | cut -f1) in $wheels)"
