@@ -165,6 +165,8 @@ state = "$node/run/containerd"
   address = "$NODE_CRI_SOCKET.ttrpc"
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
+  # A pulled layer is kept once, unpacked: the pytorch image would otherwise take 3 GiB twice.
+  discard_unpacked_layers = true
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "$REGISTRY_ADDR/$pause_image"
   [plugins.'io.containerd.cri.v1.images'.registry]
