@@ -168,6 +168,10 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 - name: PYTHONFAULTHANDLER
   value: "1"
 {{- end }}
+{{- with include "pytorch.threadsPerProcess" $ }}
+- name: OMP_NUM_THREADS
+  value: {{ . | quote }}
+{{- end }}
 {{- range $name, $value := $.Values.torchEnv }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
@@ -212,4 +216,38 @@ Usage: {{ include "pytorch.resources" . }}
 resources:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+pytorch.threadsPerProcess: OMP_NUM_THREADS of each process in the PyTorch container (torch
+also takes it for its intra-op threads), or empty to set none. threadsPerProcess when above
+0; else the CPU limit divided by the processes per pod (torchrun.nprocPerNode with torchrun,
+else 1), rounded down and at least 1; empty without a CPU limit, or when torchEnv or a list
+item of extraEnvVars sets OMP_NUM_THREADS itself. Without it every process starts one thread
+per host core, and several ranks on a node oversubscribe it.
+Usage: {{ include "pytorch.threadsPerProcess" . }}
+*/}}
+{{- define "pytorch.threadsPerProcess" -}}
+{{- $own := hasKey .Values.torchEnv "OMP_NUM_THREADS" -}}
+{{- if kindIs "slice" .Values.extraEnvVars -}}
+{{- range .Values.extraEnvVars }}{{ if and (kindIs "map" .) (eq (toString .name) "OMP_NUM_THREADS") }}{{ $own = true }}{{ end }}{{ end -}}
+{{- end -}}
+{{- if not $own -}}
+{{- if gt (int .Values.threadsPerProcess) 0 -}}
+{{- int .Values.threadsPerProcess -}}
+{{- else -}}
+{{- $cpu := dig "limits" "cpu" "" (default (dict) .Values.resources) | toString -}}
+{{- if $cpu -}}
+{{- $milli := 0 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $milli = trimSuffix "m" $cpu | int -}}
+{{- else -}}
+{{- $milli = mulf (float64 $cpu) 1000 | int -}}
+{{- end -}}
+{{- $procs := 1 -}}
+{{- if eq .Values.launcher "torchrun" }}{{ $procs = include "pytorch.nprocPerNode" . | int }}{{ end -}}
+{{- max 1 (div $milli (mul 1000 $procs)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

@@ -178,3 +178,43 @@ def test_should_request_gpus_as_limits(render):
 
 def test_should_use_gpu_resource_name(render):
     assert render({"gpu": {"count": 1, "resourceName": "amd.com/gpu"}}).container()["resources"] == {"limits": {"amd.com/gpu": 1}}
+
+
+# --- threads per process (threadsPerProcess, OMP_NUM_THREADS) --------------------------------
+
+def omp_entries(m) -> list:
+    return [e for e in m.container()["env"] if e["name"] == "OMP_NUM_THREADS"]
+
+
+def test_should_leave_threads_to_torch_without_a_cpu_limit(default, render):
+    assert omp_entries(default) == []
+    assert omp_entries(render({"resources": {"requests": {"cpu": "6"}}})) == []
+
+
+@pytest.mark.parametrize("cpu,launcher,threads", [
+    (6, {}, "6"), ("6", {}, "6"), ("2.5", {}, "2"), ("7500m", {}, "7"), ("300m", {}, "1"),
+    ("7500m", merge(TORCHRUN, {"torchrun": {"nprocPerNode": 3}}), "2"),
+    ("12", merge(TORCHRUN, {"torchrun": {"nprocPerNode": 5}}), "2"),
+    ("3", merge(TORCHRUN, {"torchrun": {"nprocPerNode": 4}}), "1"),
+    ("16", merge(TORCHRUN, {"gpu": {"count": 4}}), "4"),
+], ids=["int", "string", "fraction", "millicores", "below-one-core", "torchrun-3", "torchrun-5",
+        "torchrun-more-processes-than-cores", "torchrun-one-per-gpu"])
+def test_should_divide_the_cpu_limit_among_the_processes_of_a_pod(render, cpu, launcher, threads):
+    m = render(merge(distributed(5), CODE, launcher, {"resources": {"limits": {"cpu": cpu, "memory": "4Gi"}}}))
+    assert omp_entries(m) == [{"name": "OMP_NUM_THREADS", "value": threads}]
+
+
+def test_should_set_threads_per_process_as_given(render):
+    m = render({"threadsPerProcess": 5, "resources": {"limits": {"cpu": "16"}}})
+    assert omp_entries(m) == [{"name": "OMP_NUM_THREADS", "value": "5"}]
+    assert omp_entries(render({"threadsPerProcess": 3})) == [{"name": "OMP_NUM_THREADS", "value": "3"}]
+
+
+@pytest.mark.parametrize("own", [
+    {"torchEnv": {"OMP_NUM_THREADS": "3"}},
+    {"extraEnvVars": [{"name": "OMP_NUM_THREADS", "value": "3"}]},
+], ids=["torchEnv", "extraEnvVars"])
+def test_should_let_the_users_own_omp_num_threads_win(render, own):
+    m = render(merge(own, {"threadsPerProcess": 7, "resources": {"limits": {"cpu": "8"}}}))
+    assert omp_entries(m) == [{"name": "OMP_NUM_THREADS", "value": "3"}]
+

@@ -100,7 +100,7 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "persistence.accessMode": "ReadWriteMany",
     "launcher": "torchrun", "torchrun.extraArgs": ["--max-restarts=1"], "gpu.resourceName": "amd.com/gpu",
     "torchEnv": {"NCCL_DEBUG": "WARN"}, "job.activeDeadlineSeconds": 60, "job.ttlSecondsAfterFinished": 60,
-    "job.podFailurePolicy.rules": [], "torchrun.nprocPerNode": 3, "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
+    "job.podFailurePolicy.rules": [], "torchrun.nprocPerNode": 3, "threadsPerProcess": 5, "persistence.size": "1Gi", "persistence.annotations": {"a": "b"},
     "schedulerName": "other-scheduler", "terminationGracePeriodSeconds": 120,
     "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}],
     "exclusiveTopology.topologyKey": "example.com/rack",

@@ -26,6 +26,8 @@ CASES = [
     ("worldsize-negative", None, ("mode=distributed", "worldSize=-2"), "/worldSize"),
     ("worldsize-string", distributed("four"), (), "/worldSize"),
     ("worldsize-float", distributed(2.5), (), "/worldSize"),
+    ("threads-negative", None, ("threadsPerProcess=-1",), "/threadsPerProcess"),
+    ("threads-string", {"threadsPerProcess": "auto"}, (), "/threadsPerProcess"),
     ("port-zero", {"port": 0}, (), "/port"),
     ("port-too-big", None, ("port=70000",), "/port"),
     ("port-string", {"port": "http"}, (), "/port"),
