@@ -23,7 +23,7 @@ cluster-test: tools venv cluster-bins ## Run only the tests against the embedded
 	$(PYTEST) -m cluster $(PYTEST_ARGS)
 
 node-test: setup ## Run only the tests on the real node
-	$(PYTEST) -m node $(PYTEST_ARGS)
+	$(PYTEST) -m "node and not bench" $(PYTEST_ARGS)
 
 demo: tools venv cluster-bins node-deps dist-tools images ## Start the control plane and a real node, train with worldSize 4, print the ranks and their losses
 	@hack/cluster/demo.sh

@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "allreduce_expected": expected, "ranks_unique": ranks_unique, "params_in_sync": params_in_sync,
         "steps": steps, "final_loss": loss_value, "checkpoint": checkpoint,
         "init_seconds": round(t_init_end - t_init_start, 4), "t_init_start": t_init_start,
-        "t_init_end": t_init_end, "train_seconds": round(train_seconds, 4), "ok": ok,
+        "t_init_end": t_init_end, "train_seconds": round(train_seconds, 4),
+        "threads": torch.get_num_threads(), "ok": ok,
     }
     # Drop the DDP wrapper (its reducer holds the process group) before the group goes away:
     # tearing them down in the other order at exit can abort a gloo worker

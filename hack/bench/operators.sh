@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the peers that `make bench` races the chart against into bin/, from the Go module
-# proxy (pinned in hack/bench/versions.env; idempotent through hack/go-tool.sh's stamps):
+# proxy (pinned in hack/versions.env; idempotent through hack/go-tool.sh's stamps):
 #   bin/training-operator           Kubeflow training-operator (PyTorchJob), cmd/training-operator.v1
 #   bin/trainer-controller-manager  Kubeflow Trainer v2 (TrainJob), cmd/trainer-controller-manager
 #   bin/jobset                      JobSet, which Trainer v2 creates (main package at the module root)
@@ -10,8 +10,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=../versions.env
+source "$here/../versions.env"
 export GOTOOLCHAIN=local
 
 build() {   # NAME PKG VERSION [LDFLAGS]

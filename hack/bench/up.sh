@@ -3,15 +3,15 @@
 # controllers next to it, all inside the control plane's network namespace:
 #
 #   1. hack/cluster/up.sh NAME with no simulated nodes of its own (CLUSTER_NODES=0);
-#   2. a second kwok with this folder's stages (kwok.yaml: every pod stays Running, Job-owned
-#      ones too) and BENCH_NODES nodes of 500 pods each that only it manages;
+#   2. a second kwok with kwok's own stages less pod-complete (every pod stays Running,
+#      Job-owned ones too) and BENCH_NODES nodes of 500 pods each that only it manages;
 #   3. per PEER argument:
 #        pytorchjob  Kubeflow training-operator (PyTorchJob only), its CRD and its validating
 #                    webhook;
 #        trainjob    JobSet and Kubeflow Trainer v2, their CRDs and webhooks, and the
 #                    ClusterTrainingRuntime `bench-torch` (hack/bench/manifests/).
 #      CRDs come from Go's module cache (`go mod download -json MODULE@VERSION`), at the
-#      versions of hack/bench/versions.env; the binaries from hack/bench/operators.sh.
+#      versions of hack/versions.env; the binaries from hack/bench/operators.sh.
 #      Webhooks are served over TLS on 127.0.0.1 with a certificate of our own (STATE/bench/pki)
 #      and registered by URL. Leader election is off and metrics ports are closed.
 #
@@ -25,8 +25,8 @@ root=$(cd "$here/../.." && pwd)
 bin=$root/bin
 name=${1:?usage: hack/bench/up.sh NAME [pytorchjob] [trainjob]}
 shift
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=../versions.env
+source "$here/../versions.env"
 nodes=${BENCH_NODES:-4}
 timeout=${BENCH_TIMEOUT:-90}
 for peer in "$@"; do
@@ -72,7 +72,19 @@ moddir() { (cd "$bench" && GOFLAGS=-mod=mod go mod download -json "$1@$2") | sed
 # --- the benchmark's kwok and nodes ------------------------------------------------------
 [[ -x $bin/kwok ]] || { echo "bin/kwok is missing: run 'make cluster-bins'" >&2; exit 1; }
 if ! running bench-kwok; then
-  start bench-kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$here/kwok.yaml" \
+  # kwok's own "fast" stages from the module the build downloaded, less pod-complete: every
+  # pod stays Running, as a training job's ranks do, whoever owns it (the cluster suite's kwok
+  # completes a Running pod owned by a Job at once, so an Indexed Job's ranks would never all
+  # be Running together).
+  kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
+    { echo "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'" >&2; exit 1; }
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-delete; do
+    echo "---"
+    cat "$kwok_dir/kustomize/stage/$f.yaml"
+  done >"$bench/kwok.yaml"
+  start bench-kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$bench/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=bench.pytorch-chart/kwok=fake \
     --cidr=10.246.0.0/16 --node-ip=10.247.0.1 --node-lease-duration-seconds=40
 fi

@@ -21,7 +21,7 @@ resourceVersion it saw. Every t is time.monotonic() when the event arrived: CLOC
 processes of the machine, so the caller subtracts its own submit time. The lists hold the
 first time each pod reached the state, sorted; k is the largest number of pods that existed but did
 not run yet at one time (1 when ranks are started one after the other). Pods never leave Running on the benchmark's
-simulated nodes (hack/bench/kwok.yaml), so "all N Running" is the moment the last rank
+simulated nodes (their kwok has no pod-complete stage: hack/bench/up.sh), so "all N Running" is the moment the last rank
 started.
 """
 from __future__ import annotations
