@@ -28,6 +28,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 cluster_init "${1:-}"
+# One start-up at a time per cluster: a second up.sh for the same NAME waits for the first,
+# then finds the cluster up. With -o the lock's descriptor is closed in this script, so the
+# daemons it starts do not hold the lock; flock itself holds it until the script exits.
+if [[ ${CLUSTER_UP_LOCKED:-} != "$STATE" ]]; then
+  CLUSTER_UP_LOCKED=$STATE exec flock -o "$STATE/.up.lock" "$0" "$@"
+fi
 
 nodes=${CLUSTER_NODES:-2}
 real_node=${CLUSTER_REAL_NODE:-0}
