@@ -179,7 +179,14 @@ webhooks() {
 crds() {   # FILE...
   local f
   for f in "$@"; do kctl apply --server-side --force-conflicts -f "$f" >/dev/null; done
-  for f in "$@"; do kctl wait --for=condition=Established --timeout=60s -f "$f" >/dev/null; done
+  # Polled rather than `kubectl wait`, which fails outright while a new CRD has no status yet.
+  local end=$((SECONDS + 60))
+  for f in "$@"; do
+    until [[ $(kctl get -f "$f" -o 'jsonpath={.status.conditions[?(@.type=="Established")].status}' 2>/dev/null) == True ]]; do
+      ((SECONDS < end)) || { echo "the CRD of $f is not Established after 60 s" >&2; exit 1; }
+      sleep 0.2
+    done
+  done
 }
 readyz() { in_ns curl -fsS --max-time 2 "http://127.0.0.1:$1/readyz"; }
 need_bin() { [[ -x $bin/$1 ]] || { echo "bin/$1 is missing: run 'make bench-tools' (hack/bench/operators.sh)" >&2; exit 1; }; }
