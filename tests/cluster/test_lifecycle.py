@@ -76,3 +76,22 @@ def test_helm_test_hook(cluster, namespace, chart, mode):
     status = json.loads(cluster.helm("status", "hook", "-n", ns, "-o", "json").stdout)
     hooks = [h for h in status.get("hooks", []) if "test" in [str(e).lower() for e in h.get("events", [])]]
     assert hooks and all(h["last_run"]["phase"] == "Succeeded" for h in hooks), hooks
+
+
+def test_should_delete_the_claims_of_removed_ranks_and_of_the_release_when_asked(cluster, namespace, chart):
+    """persistentVolumeClaimRetentionPolicy Delete/Delete, carried out by the real StatefulSet
+    controller and garbage collector (the default Retain is proven above)."""
+    ns = namespace()
+    sel = "app.kubernetes.io/instance=gone"
+    policy = ("--set", "persistentVolumeClaimRetentionPolicy.whenScaled=Delete",
+              "--set", "persistentVolumeClaimRetentionPolicy.whenDeleted=Delete")
+    cluster.helm("install", "gone", chart, "-n", ns, *DIST, "--set", "worldSize=3", *policy, *WAIT)
+    cluster.wait_pods_running(ns, sel, 3)
+    assert names(cluster.get("pvc", "-n", ns)["items"]) == [f"data-gone-pytorch-{i}" for i in range(3)]
+
+    cluster.helm("upgrade", "gone", chart, "-n", ns, *DIST, "--set", "worldSize=2", *policy, *WAIT)
+    cluster.wait_for("rank 2's claim deleted", lambda: (
+        names(c) == ["data-gone-pytorch-0", "data-gone-pytorch-1"] if (c := cluster.get("pvc", "-n", ns)["items"]) else False), 90)
+
+    cluster.helm("uninstall", "gone", "-n", ns, "--wait", "--timeout", "120s")
+    cluster.wait_for("every claim deleted", lambda: cluster.get("pvc", "-n", ns)["items"] == [], 90)

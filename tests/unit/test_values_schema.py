@@ -28,6 +28,8 @@ CASES = [
     ("worldsize-float", distributed(2.5), (), "/worldSize"),
     ("threads-negative", None, ("threadsPerProcess=-1",), "/threadsPerProcess"),
     ("threads-string", {"threadsPerProcess": "auto"}, (), "/threadsPerProcess"),
+    ("retention-enum", None, ("persistentVolumeClaimRetentionPolicy.whenScaled=Keep",),
+     "/persistentVolumeClaimRetentionPolicy/whenScaled"),
     ("port-zero", {"port": 0}, (), "/port"),
     ("port-too-big", None, ("port=70000",), "/port"),
     ("port-string", {"port": "http"}, (), "/port"),
