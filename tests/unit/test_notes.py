@@ -43,7 +43,14 @@ def test_should_warn_when_git_clone_is_shadowed_by_configmap():
 @pytest.mark.parametrize("sets,expected", [
     (("persistence.enabled=false",), "is an emptyDir"),
     (("persistence.existingClaim=shared",), "the existing claim shared"),
-])
+    (("mode=distributed", "worldSize=3"),
+     "Data: /data is on one claim per rank (data-rel-pytorch-<rank>); helm uninstall keeps them.\n"),
+    (("mode=distributed", "worldSize=3", "persistentVolumeClaimRetentionPolicy.whenDeleted=Delete"),
+     "Data: /data is on one claim per rank (data-rel-pytorch-<rank>); helm uninstall deletes them.\n"),
+    (("mode=distributed", "worldSize=3", "persistentVolumeClaimRetentionPolicy.whenScaled=Delete"),
+     "Data: /data is on one claim per rank (data-rel-pytorch-<rank>); helm uninstall keeps them, and a smaller "
+     "worldSize deletes the claims of the ranks it removes.\n"),
+], ids=["no-persistence", "existing-claim", "per-rank-retained", "per-rank-deleted-with-release", "per-rank-deleted-when-scaled"])
 def test_should_say_where_data_lives(sets, expected):
     assert expected in notes(*sets)
 
@@ -89,3 +96,9 @@ def test_should_tell_how_to_reach_tensorboard_and_name_the_exclusive_domain():
     assert "every rank runs in one example.com/rack domain that no other release of this chart uses" in text
     assert "TensorBoard" not in notes() and "Placement:" not in notes()
     assert "TensorBoard reads /data/tensorboard (TENSORBOARD_LOG_DIR) of the pod" in notes("tensorboard.enabled=true")
+
+
+def test_should_tell_how_to_check_the_release_and_upgrade_it_safely():
+    text = notes("mode=distributed", "worldSize=3")
+    assert "helm status rel -n ml\n" in text and "helm test rel -n ml\n" in text
+    assert text.endswith("\n  helm upgrade rel <chart> -n ml --reuse-values --set ... --rollback-on-failure --wait --timeout 10m\n")
