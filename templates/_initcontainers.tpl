@@ -64,7 +64,10 @@ Usage: {{ include "pytorch.initContainer.volumePermissions" . | nindent 2 }}
 {{/*
 pytorch.initContainer.gitClone: the init container that clones cloneFilesFromGit.repository at
 its revision into the files volume (/app). URL and revision reach git through the environment,
-never through the script.
+never through the script. With cloneFilesFromGit.existingSecret the Secret is mounted read-only at
+/etc/git-auth: git asks a credential helper that reads `username`/`password` from there (HTTPS), and
+ssh takes `ssh-privatekey` and `known_hosts` from there (strict host key checking). Only paths reach
+the environment and command lines; the secret itself stays in the files.
 Usage: {{ include "pytorch.initContainer.gitClone" . | nindent 2 }}
 */}}
 {{- define "pytorch.initContainer.gitClone" -}}
@@ -76,6 +79,9 @@ Usage: {{ include "pytorch.initContainer.gitClone" . | nindent 2 }}
     - -ec
     - |
       git config --global --add safe.directory /app
+      {{- if .Values.cloneFilesFromGit.existingSecret }}
+      git config --global credential.helper '!f() { test "$1" = get || exit 0; echo "username=$(cat "$GIT_AUTH_DIR/username" 2>/dev/null || echo git)"; echo "password=$(cat "$GIT_AUTH_DIR/password")"; }; f'
+      {{- end }}
       git init -q /app
       git -C /app remote add origin "$GIT_REPOSITORY"
       git -C /app fetch -q --depth 1 origin "$GIT_REVISION"
@@ -87,12 +93,25 @@ Usage: {{ include "pytorch.initContainer.gitClone" . | nindent 2 }}
       value: {{ .Values.cloneFilesFromGit.revision | quote }}
     - name: HOME
       value: /tmp
+    {{- if .Values.cloneFilesFromGit.existingSecret }}
+    - name: GIT_AUTH_DIR
+      value: /etc/git-auth
+    - name: GIT_SSH_COMMAND
+      value: ssh -i /etc/git-auth/ssh-privatekey -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/git-auth/known_hosts -o StrictHostKeyChecking=yes
+    - name: GIT_TERMINAL_PROMPT
+      value: "0"
+    {{- end }}
   {{- with include "pytorch.containerSecurityContext" . | trim }}{{ . | nindent 2 }}{{ end }}
   volumeMounts:
     - name: files
       mountPath: /app
     - name: tmp
       mountPath: /tmp
+    {{- if .Values.cloneFilesFromGit.existingSecret }}
+    - name: git-auth
+      mountPath: /etc/git-auth
+      readOnly: true
+    {{- end }}
     {{- with .Values.cloneFilesFromGit.extraVolumeMounts }}
     {{- include "pytorch.tplvalues.render" (dict "value" . "context" $) | nindent 4 }}
     {{- end }}

@@ -21,6 +21,13 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
 {{- else if eq $source "git" }}
 - name: files
   emptyDir: {}
+{{- with $.Values.cloneFilesFromGit.existingSecret }}
+- name: git-auth
+  secret:
+    secretName: {{ . }}
+    # Readable by the pod's group (fsGroup) only; root owns the files, so ssh accepts the key.
+    defaultMode: 0440
+{{- end }}
 {{- end }}
 {{- if not $.Values.persistence.enabled }}
 - name: data

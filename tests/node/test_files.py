@@ -3,13 +3,19 @@ and a git clone by the init container from a git server inside the cluster's nam
 
 Proves (running containers): each source is mounted at /app, the entrypoint runs from
 there with its arguments, and the git init container (uid 1001, read-only root) checks
-out exactly repository@revision.
+out exactly repository@revision; a private repository over HTTPS-style Basic auth is cloned
+with the credentials of cloneFilesFromGit.existingSecret, which no process's command line or
+environment holds while git fetches.
 """
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -59,10 +65,9 @@ def test_should_run_the_entrypoint_from_files_in_the_chart(release, node_cluster
     assert marker(logs) == "MARKER chart /app ['main.py'] ['alpha', '--beta=2']"
 
 
-@pytest.fixture
-def git_server(node_cluster, tmp_path):
-    """A git daemon on the node IP inside the cluster's namespace, serving repo.git with
-    two commits: tag v1 (train.py says v1) and main (train.py says v2)."""
+def make_repository(tmp_path) -> tuple[Path, str]:
+    """A bare repository serve/repo.git with two commits: tag v1 (train.py says v1) and main
+    (train.py says v2, and later.txt); returns (serve, v1's commit)."""
     repo = tmp_path / "src"
     repo.mkdir()
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -78,17 +83,48 @@ def git_server(node_cluster, tmp_path):
     git("add", "."); git("commit", "-qm", "v2")
     serve = tmp_path / "serve"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(serve / "repo.git")], check=True, env=env)
-    daemon = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{node_cluster.netns}", "--", "git", "daemon", "--reuseaddr",
-         f"--listen={NODE_IP}", "--port=9418", f"--base-path={serve}", "--export-all", str(serve)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return serve, v1
+
+
+def serve_in_namespace(node_cluster, argv: list[str], ready: list[str]) -> subprocess.Popen:
+    """Start ARGV on the node IP inside the cluster's namespace; wait until READY succeeds there."""
+    server = subprocess.Popen(["nsenter", f"--net=/run/netns/{node_cluster.netns}", "--", *argv],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
-    while node_cluster.run("git", "ls-remote", f"git://{NODE_IP}/repo.git", check=False).returncode:
-        assert daemon.poll() is None and time.monotonic() < deadline, daemon.stderr.read() if daemon.poll() else "timeout"
+    while node_cluster.run(*ready, check=False).returncode:
+        assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() else "timeout"
         time.sleep(0.1)
+    return server
+
+
+@pytest.fixture
+def git_server(node_cluster, tmp_path):
+    """A git daemon on the node IP inside the cluster's namespace, serving make_repository's."""
+    serve, v1 = make_repository(tmp_path)
+    daemon = serve_in_namespace(node_cluster, [
+        "git", "daemon", "--reuseaddr", f"--listen={NODE_IP}", "--port=9418", f"--base-path={serve}",
+        "--export-all", str(serve)], ["git", "ls-remote", f"git://{NODE_IP}/repo.git"])
     yield f"git://{NODE_IP}/repo.git", v1
     daemon.terminate()
     daemon.wait(10)
+
+
+@pytest.fixture
+def private_git_server(node_cluster, tmp_path):
+    """make_repository's, over smart HTTP with Basic authentication (tests/node/githttp.py),
+    on the node IP inside the cluster's namespace; yields (url, v1, user, password, log path)."""
+    serve, v1 = make_repository(tmp_path)
+    user, password = "trainer", "tok-" + secrets.token_hex(16)
+    (tmp_path / "password").write_text(password)
+    log = tmp_path / "requests.jsonl"
+    url = f"http://{NODE_IP}:8418/repo.git"
+    server = serve_in_namespace(node_cluster, [
+        sys.executable, str(Path(__file__).with_name("githttp.py")), f"--listen={NODE_IP}:8418",
+        f"--root={serve}", f"--user={user}", f"--password-file={tmp_path / 'password'}", f"--log={log}"],
+        ["curl", "-s", "-o", "/dev/null", f"{url}/info/refs?service=git-upload-pack"])
+    yield url, v1, user, password, log
+    server.terminate()
+    server.wait(10)
 
 
 def test_should_clone_repository_at_revision_and_run_it(release, node_cluster, git_server):
@@ -102,3 +138,23 @@ def test_should_clone_repository_at_revision_and_run_it(release, node_cluster, g
     [pod] = node_cluster.pods(r.ns, "app.kubernetes.io/instance=t")
     [init] = pod["status"]["initContainerStatuses"]
     assert init["name"] == "git-clone" and init["state"]["terminated"]["exitCode"] == 0
+
+
+def test_should_clone_a_private_repository_with_credentials_from_a_secret(release, node_cluster, private_git_server):
+    url, v1, user, password, log = private_git_server
+    r = release(*JOB, "cloneFilesFromGit.enabled=true", f"cloneFilesFromGit.repository={url}",
+                "cloneFilesFromGit.revision=v1", "entrypoint.file=train.py", "cloneFilesFromGit.existingSecret=git-creds")
+    node_cluster.kubectl("create", "secret", "generic", "git-creds", "-n", r.ns, "--type=kubernetes.io/basic-auth",
+                         f"--from-literal=username={user}", f"--from-literal=password={password}")
+    cond, logs = run_to_completion(node_cluster, r)
+    assert cond["type"] == "Complete"
+    assert marker(logs) == f"MARKER v1 /app ['train.py'] ['alpha', '--beta=2'] {v1}"
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    # git asks without credentials first, then with the Secret's (the server refuses anything else).
+    assert requests[0]["status"] == 401 and any(q["authed"] and q["status"] == 200 for q in requests), requests
+    # While git fetched, no process on the machine had the password in its command line or
+    # environment, and the git processes of the pod were there to be looked at.
+    assert [q["leaks"] for q in requests if q["authed"]] == [[] for q in requests if q["authed"]]
+    assert any("remote-http" in cmd for q in requests if q["authed"] for cmd in q["gits"]), requests
+    pod = node_cluster.kubectl("get", "pods", "-n", r.ns, "-o", "json").stdout
+    assert password not in pod

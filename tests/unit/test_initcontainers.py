@@ -126,3 +126,42 @@ def test_should_run_git_container_with_secure_context(render, mode):
 
 def test_should_give_git_container_no_security_context_when_disabled(render):
     assert "securityContext" not in render(merge(GIT, {"containerSecurityContext": {"enabled": False}})).init_container("git-clone")
+
+
+# --- credentials of a private repository (cloneFilesFromGit.existingSecret) ------------------
+
+PRIVATE = merge(GIT, {"cloneFilesFromGit": {"existingSecret": "team-git"}})
+
+
+def test_should_mount_the_git_secret_read_only_in_the_git_container_only(render):
+    m = render(PRIVATE)
+    assert m.volumes()["git-auth"] == {"name": "git-auth", "secret": {"secretName": "team-git", "defaultMode": 0o440}}
+    mounts = {v["mountPath"]: v for v in m.init_container("git-clone")["volumeMounts"]}
+    assert mounts["/etc/git-auth"] == {"name": "git-auth", "mountPath": "/etc/git-auth", "readOnly": True}
+    assert "/etc/git-auth" not in m.mounts()
+
+
+def test_should_point_git_and_ssh_at_the_secret_files_only(render):
+    git = render(PRIVATE).init_container("git-clone")
+    env = env_of(git)
+    assert env["GIT_AUTH_DIR"] == "/etc/git-auth" and env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_SSH_COMMAND"] == ("ssh -i /etc/git-auth/ssh-privatekey -o IdentitiesOnly=yes "
+                                      "-o UserKnownHostsFile=/etc/git-auth/known_hosts -o StrictHostKeyChecking=yes")
+    helper = [line for line in git["command"][2].splitlines() if "credential.helper" in line]
+    assert helper == ["git config --global credential.helper '!f() { test \"$1\" = get || exit 0; "
+                      "echo \"username=$(cat \"$GIT_AUTH_DIR/username\" 2>/dev/null || echo git)\"; "
+                      "echo \"password=$(cat \"$GIT_AUTH_DIR/password\")\"; }; f'"]
+
+
+def test_should_render_no_credentials_without_a_secret(render):
+    m = render(GIT)
+    git = m.init_container("git-clone")
+    assert "git-auth" not in m.volumes()
+    assert [v["name"] for v in git["volumeMounts"]] == ["files", "tmp"]
+    assert not {"GIT_AUTH_DIR", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT"} & set(env_of(git))
+    assert "credential.helper" not in git["command"][2]
+
+
+def test_should_ignore_the_git_secret_when_not_cloning(render):
+    m = render({"cloneFilesFromGit": {"existingSecret": "team-git"}})
+    assert m.init_container("git-clone") is None and "git-auth" not in m.volumes()

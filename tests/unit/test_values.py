@@ -38,7 +38,7 @@ def test_should_keep_every_parameter_of_the_seed_chart():
 
 NODE = {"nodeAffinityPreset": {"type": "hard", "key": "k", "values": ["v"]}}
 CONTEXT = {  # the values a key needs around it to have an effect
-    "git.": GIT, "cloneFilesFromGit.repository": GIT, "cloneFilesFromGit.revision": GIT,
+    "git.": GIT, "cloneFilesFromGit.existingSecret": GIT, "cloneFilesFromGit.repository": GIT, "cloneFilesFromGit.revision": GIT,
     "cloneFilesFromGit.extraVolumeMounts": {**GIT, "extraVolumes": [{"name": "k", "emptyDir": {}}]},
     "volumePermissions.image.": PERMISSIONS, "volumePermissions.resources": PERMISSIONS,
     "nodeAffinityPreset.key": NODE, "nodeAffinityPreset.values": NODE,
@@ -80,7 +80,7 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "volumePermissions.image.pullPolicy": "Always", "volumePermissions.image.pullSecrets": ["s"],
     "volumePermissions.resources": {"limits": {"cpu": "1"}},
     "entrypoint.file": "/t.py", "entrypoint.args": ["--x"], "mode": "distributed", "worldSize": 3,
-    "configMap": "code", "cloneFilesFromGit.repository": "https://other/r.git", "cloneFilesFromGit.revision": "v1",
+    "configMap": "code", "cloneFilesFromGit.repository": "https://other/r.git", "cloneFilesFromGit.revision": "v1", "cloneFilesFromGit.existingSecret": "creds",
     "cloneFilesFromGit.extraVolumeMounts": [{"name": "k", "mountPath": "/k"}],
     "extraEnvVars": [{"name": "A", "value": "b"}], "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["h"]}],
     "podLabels": {"a": "b"}, "podAnnotations": {"a": "b"}, "priorityClassName": "p",

@@ -30,6 +30,7 @@ CASES = [
     ("threads-string", {"threadsPerProcess": "auto"}, (), "/threadsPerProcess"),
     ("retention-enum", None, ("persistentVolumeClaimRetentionPolicy.whenScaled=Keep",),
      "/persistentVolumeClaimRetentionPolicy/whenScaled"),
+    ("git-secret-name", None, ("cloneFilesFromGit.existingSecret=Team_Git",), "/cloneFilesFromGit/existingSecret"),
     ("port-zero", {"port": 0}, (), "/port"),
     ("port-too-big", None, ("port=70000",), "/port"),
     ("port-string", {"port": "http"}, (), "/port"),
