@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -47,7 +48,9 @@ class Manifests:
     @classmethod
     def parse(cls, text: str) -> "Manifests":
         """The objects of a multi-document YAML stream (helm's output), empty documents dropped."""
-        return cls(tuple(d for d in yaml.safe_load_all(text) if d), text)
+        # libyaml's loader (PyYAML's wheels ship it): the pure-Python one spent half of each render.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return cls(tuple(d for d in yaml.load_all(text, Loader=loader) if d), text)
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self.objects)
@@ -177,18 +180,20 @@ def _kube_version(extra: list[str]) -> str | None:
 @functools.lru_cache(maxsize=None)
 def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
     spec = json.loads(key)
-    manifests = _helm_template(spec, helm, spec["extra"])
-    if validate:
-        asked = _kube_version(spec["extra"])
-        if asked:
-            _validate(manifests, kube_schema.major_minor(asked))
-        else:
-            # What helm renders for the newest Kubernetes must be valid there, and what it
-            # renders for the oldest supported version (templates may gate fields on
-            # .Capabilities.KubeVersion) must be valid there.
-            _validate(manifests, kube_schema.NEWEST)
-            oldest = _helm_template(spec, helm, [*spec["extra"], "--kube-version", f"{kube_schema.OLDEST}.0"])
-            _validate(oldest, kube_schema.OLDEST)
+    asked = _kube_version(spec["extra"])
+    with ThreadPoolExecutor(1) as pool:
+        # What helm renders for the newest Kubernetes must be valid there, and what it renders
+        # for the oldest supported version (templates may gate fields on
+        # .Capabilities.KubeVersion) must be valid there; both helm runs go at once.
+        oldest = None
+        if validate and not asked:
+            oldest = pool.submit(_helm_template, spec, helm,
+                                 [*spec["extra"], "--kube-version", f"{kube_schema.OLDEST}.0"])
+        manifests = _helm_template(spec, helm, spec["extra"])
+        if validate:
+            _validate(manifests, kube_schema.major_minor(asked) if asked else kube_schema.NEWEST)
+        if oldest is not None:
+            _validate(oldest.result(), kube_schema.OLDEST)
     return manifests
 
 
