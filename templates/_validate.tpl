@@ -30,6 +30,9 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- if and $file (not (isAbs $file)) (not (include "pytorch.filesSource" .)) -}}
 {{- $errors = append $errors (printf "entrypoint.file: %q is relative to /app, but no files are loaded there (set configMap, add files under files/, set examples.enabled=true or cloneFilesFromGit.enabled=true, or give an absolute path)" $file) -}}
 {{- end -}}
+{{- if and (ne (toString $v.pdb.minAvailable) "") (ne (toString $v.pdb.maxUnavailable) "") -}}
+{{- $errors = append $errors "pdb.minAvailable and pdb.maxUnavailable: set only one of them (a PodDisruptionBudget takes one)" -}}
+{{- end -}}
 {{- if and $v.volumePermissions.enabled (not $v.persistence.enabled) -}}
 {{- $errors = append $errors "volumePermissions.enabled: needs persistence.enabled=true (there is no data volume to fix)" -}}
 {{- end -}}

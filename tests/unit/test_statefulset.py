@@ -5,7 +5,7 @@ from harness.presets import SHARED_CLAIM, distributed, merge
 
 
 def test_should_render_statefulset_not_deployment_in_distributed_mode(distributed):
-    assert distributed.kinds() == ["NetworkPolicy", "Service", "Service", "ServiceAccount", "StatefulSet"]
+    assert distributed.kinds() == ["NetworkPolicy", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "StatefulSet"]
 
 
 def test_should_not_render_statefulset_in_standalone_mode(default):

@@ -21,6 +21,8 @@ CASES = [
      "podAffinityPreset and podAntiAffinityPreset: both are hard"),
     ("args-without-file", {"entrypoint": {"args": ["--epochs", "3"]}}, "entrypoint.args: set, but entrypoint.file is empty"),
     ("relative-file-without-files", {"entrypoint": {"file": "train.py"}}, 'entrypoint.file: "train.py" is relative to /app'),
+    ("pdb-both-budgets", merge(distributed(3), {"pdb": {"minAvailable": 2, "maxUnavailable": 1}}),
+     "pdb.minAvailable and pdb.maxUnavailable: set only one of them"),
     ("volume-permissions-without-persistence", {"volumePermissions": {"enabled": True}, "persistence": {"enabled": False}},
      "volumePermissions.enabled: needs persistence.enabled=true"),
     ("existing-claim-without-persistence", {"persistence": {"enabled": False, "existingClaim": "x"}},
@@ -63,6 +65,7 @@ VALID = [
     ("indexed-job-with-existing-claim", merge(CODE, distributed(2), JOB, {"persistence": {"existingClaim": "x"}})),
     ("indexed-job-without-persistence", merge(CODE, distributed(2), JOB, {"persistence": {"enabled": False}})),
     ("nproc-with-torchrun", merge(CODE, TORCHRUN, {"torchrun": {"nprocPerNode": 2}})),
+    ("pdb-one-budget", merge(distributed(3), {"pdb": {"minAvailable": 2}})),
 ]
 
 
@@ -88,7 +91,7 @@ def test_should_have_a_case_for_every_rule_of_the_template():
     template = (CHART / "templates" / "_validate.tpl").read_text()
     # each rule appends a message that starts with the keys it names, up to the first colon
     rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
-    assert len(rules) == template.count("append $errors") == 20, rules
+    assert len(rules) == template.count("append $errors") == 21, rules
     # a rule whose keys are printf'd (%s) matches a case that names any keys there
     patterns = [re.compile(re.escape(rule).replace("%s", ".+")) for rule in rules]
     assert all(any(p.search(expected) for _, _, expected in CASES) for p in patterns), rules

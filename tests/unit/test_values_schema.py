@@ -31,6 +31,8 @@ CASES = [
     ("retention-enum", None, ("persistentVolumeClaimRetentionPolicy.whenScaled=Keep",),
      "/persistentVolumeClaimRetentionPolicy/whenScaled"),
     ("git-secret-name", None, ("cloneFilesFromGit.existingSecret=Team_Git",), "/cloneFilesFromGit/existingSecret"),
+    ("pdb-number-as-string", {"pdb": {"minAvailable": "2"}}, (), "/pdb/minAvailable"),
+    ("pdb-negative", None, ("pdb.maxUnavailable=-1",), "/pdb/maxUnavailable"),
     ("port-zero", {"port": 0}, (), "/port"),
     ("port-too-big", None, ("port=70000",), "/port"),
     ("port-string", {"port": "http"}, (), "/port"),

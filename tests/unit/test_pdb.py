@@ -1,0 +1,41 @@
+"""templates/pdb.yaml: the PodDisruptionBudget over the ranks in distributed mode."""
+import pytest
+
+from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
+
+SELECTOR = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel"}
+
+
+def test_should_let_no_rank_be_evicted_by_default(render):
+    m = render(distributed(6))
+    pdb = m["PodDisruptionBudget"]
+    assert pdb["metadata"]["name"] == "rel-pytorch"
+    assert pdb["spec"] == {"maxUnavailable": 0, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                           "selector": {"matchLabels": SELECTOR}}
+    # it covers exactly the ranks
+    assert SELECTOR.items() <= m["StatefulSet"]["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_should_cover_the_ranks_of_an_indexed_job(render):
+    m = render(merge(distributed(3), CODE, JOB, SHARED_CLAIM))
+    assert m["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 0
+    assert SELECTOR.items() <= m["Job"]["spec"]["template"]["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize("budget,spec", [
+    ({"minAvailable": 5}, {"minAvailable": 5}), ({"minAvailable": "75%"}, {"minAvailable": "75%"}),
+    ({"maxUnavailable": 2}, {"maxUnavailable": 2}), ({"maxUnavailable": "25%"}, {"maxUnavailable": "25%"}),
+    ({"minAvailable": 0}, {"minAvailable": 0}),
+], ids=["min-number", "min-percent", "max-number", "max-percent", "min-zero"])
+def test_should_take_the_budget_given(render, budget, spec):
+    got = render(merge(distributed(6), {"pdb": budget}))["PodDisruptionBudget"]["spec"]
+    assert {k: v for k, v in got.items() if k in ("minAvailable", "maxUnavailable")} == spec
+
+
+@pytest.mark.parametrize("values", [{}, {"pdb": {"create": True}}], ids=["default", "create"])
+def test_should_not_render_a_budget_in_standalone_mode(render, values):
+    assert render(values).find("PodDisruptionBudget") is None
+
+
+def test_should_not_render_a_budget_when_not_asked(render):
+    assert render(merge(distributed(4), {"pdb": {"create": False}})).find("PodDisruptionBudget") is None
