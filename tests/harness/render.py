@@ -2,19 +2,19 @@
 
 render() runs helm as a subprocess with values (written to a temp file) and/or --set
 strings, raises RenderError with helm's stderr when helm fails, parses every document,
-validates each object strictly against the oldest and newest Kubernetes versions the chart
-supports (rendering once more with --kube-version for the oldest, since templates may gate
-fields on the cluster version), and returns a Manifests view indexable by kind and name. Renders are cached per
-distinct input for the whole session.
+validates each object strictly against the newest Kubernetes version the chart supports and,
+when a template that rendered an object reads .Capabilities.KubeVersion, renders once more
+with --kube-version for the oldest and validates that too; then it returns a Manifests view
+indexable by kind and name. Renders are cached per distinct input for the whole session.
 """
 from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -178,22 +178,41 @@ def _kube_version(extra: list[str]) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
+def _version_gated(chart: str) -> frozenset[str]:
+    """Paths (relative to templates/) of the chart's templates that read the cluster version."""
+    root = Path(chart) / "templates"
+    return frozenset(str(p.relative_to(root)) for p in root.rglob("*")
+                     if p.is_file() and ".Capabilities.KubeVersion" in p.read_text(errors="replace"))
+
+
+def _differs_by_version(manifests: Manifests, chart: str) -> bool:
+    """Whether this render may change with --kube-version: a helper (_*.tpl, includable from any
+    template) reads the cluster version, or one of the templates that rendered an object does
+    (helm marks each document with `# Source: CHART/templates/PATH`)."""
+    gated = _version_gated(chart)
+    if any(Path(g).name.startswith("_") for g in gated):
+        return True
+    sources = set(re.findall(r"^# Source: [^/\n]+/templates/(.+)$", manifests.text, re.M))
+    return bool(sources & gated)
+
+
+@functools.lru_cache(maxsize=None)
 def _render_cached(key: str, helm: str, validate: bool) -> Manifests:
     spec = json.loads(key)
-    asked = _kube_version(spec["extra"])
-    with ThreadPoolExecutor(1) as pool:
-        # What helm renders for the newest Kubernetes must be valid there, and what it renders
-        # for the oldest supported version (templates may gate fields on
-        # .Capabilities.KubeVersion) must be valid there; both helm runs go at once.
-        oldest = None
-        if validate and not asked:
-            oldest = pool.submit(_helm_template, spec, helm,
-                                 [*spec["extra"], "--kube-version", f"{kube_schema.OLDEST}.0"])
-        manifests = _helm_template(spec, helm, spec["extra"])
-        if validate:
-            _validate(manifests, kube_schema.major_minor(asked) if asked else kube_schema.NEWEST)
-        if oldest is not None:
-            _validate(oldest.result(), kube_schema.OLDEST)
+    manifests = _helm_template(spec, helm, spec["extra"])
+    if validate:
+        asked = _kube_version(spec["extra"])
+        if asked:
+            _validate(manifests, kube_schema.major_minor(asked))
+        else:
+            # What helm renders for the newest Kubernetes must be valid there, and what it
+            # renders for the oldest supported version must be valid there. Only templates that
+            # read .Capabilities.KubeVersion can render differently, so only a render that holds
+            # one of their objects is rendered again.
+            _validate(manifests, kube_schema.NEWEST)
+            if _differs_by_version(manifests, spec["chart"]):
+                oldest = _helm_template(spec, helm, [*spec["extra"], "--kube-version", f"{kube_schema.OLDEST}.0"])
+                _validate(oldest, kube_schema.OLDEST)
     return manifests
 
 

@@ -2,7 +2,8 @@
 render parity, and the Kubernetes versions that kubeVersion admits."""
 import pytest
 
-from harness.render import helm_run, render
+from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
+from harness.render import _differs_by_version, helm_run, render
 from harness.tools import CHART
 
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -39,3 +40,14 @@ def test_should_refuse_kubernetes_older_than_kube_version(render_error):
 @pytest.mark.parametrize("version", ["1.30.0", "1.37.0"])
 def test_should_render_for_oldest_and_newest_supported_kubernetes(render, version):
     assert render(None, "mode=distributed", "worldSize=2", args=("--kube-version", version))["StatefulSet"]
+
+
+def test_should_render_again_at_the_oldest_version_exactly_what_reads_the_cluster_version():
+    """The harness validates a render at the oldest supported version only when an object came
+    from a template that reads .Capabilities.KubeVersion (tests/harness/render.py)."""
+    job_values = merge(distributed(2), CODE, JOB, SHARED_CLAIM)
+    assert _differs_by_version(render(job_values), str(CHART))
+    assert not _differs_by_version(render(distributed(2)), str(CHART))
+    newest = render(job_values, args=("--kube-version", "1.37.0"))["Job"]["spec"]
+    oldest = render(job_values, args=("--kube-version", "1.30.0"))["Job"]["spec"]
+    assert "successPolicy" in newest and "successPolicy" not in oldest
