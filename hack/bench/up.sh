@@ -76,13 +76,11 @@ if ! running bench-kwok; then
   # pod stays Running, as a training job's ranks do, whoever owns it (the cluster suite's kwok
   # completes a Running pod owned by a Job at once, so an Indexed Job's ranks would never all
   # be Running together).
-  kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
-    { echo "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'" >&2; exit 1; }
+  stages=$(kwok_stage_dir) || exit 1
   for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
     pod/fast/pod-ready pod/fast/pod-delete; do
     echo "---"
-    cat "$kwok_dir/kustomize/stage/$f.yaml"
+    cat "$stages/$f.yaml"
   done >"$bench/kwok.yaml"
   start bench-kwok "$bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$bench/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=bench.pytorch-chart/kwok=fake \

@@ -5,6 +5,16 @@ bin=$root/bin
 # shellcheck source=../versions.env
 source "$root/hack/versions.env"
 
+# kwok_stage_dir: the folder of kwok's own Stage files (kustomize/stage) in the module the
+# build downloaded; kwok's stages are read from there at start-up, never copied here.
+kwok_stage_dir() {
+  local dir
+  dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
+    { echo "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'" >&2; return 1; }
+  echo "$dir/kustomize/stage"
+}
+
 # cluster_init NAME sets:
 #   CLUSTER_NAME     NAME (default: $CLUSTER_NAME or "default")
 #   STATE            .cache/cluster/NAME of this clone (or $CLUSTER_STATE_DIR)

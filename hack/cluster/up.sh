@@ -212,8 +212,7 @@ start kube-scheduler "$bin/kube-scheduler" \
   --authentication-skip-lookup=true \
   --kube-api-qps=500 --kube-api-burst=1000 --profiling=false
 # kwok's Stages: its own "fast" ones, from the module the build downloaded, then ours.
-kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || fail "sigs.k8s.io/kwok@$KWOK_VERSION is not in the module cache: run 'make cluster-bins'"
+stages=$(kwok_stage_dir) || fail "kwok's stages are missing"
 # One change to kwok's pod-complete: a Job's pod annotated
 # kwok.pytorch-chart.test/hold-running stays Running until a test removes the
 # annotation (the Kueue tests keep a release running while another one waits).
@@ -223,9 +222,9 @@ for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with
   pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
   echo "---"
   if [[ $f == pod/fast/pod-complete ]]; then
-    awk -v hold="$hold" '/^  next:/ && !done {print hold; done=1} {print}' "$kwok_dir/kustomize/stage/$f.yaml"
+    awk -v hold="$hold" '/^  next:/ && !done {print hold; done=1} {print}' "$stages/$f.yaml"
   else
-    cat "$kwok_dir/kustomize/stage/$f.yaml"
+    cat "$stages/$f.yaml"
   fi
 done >"$STATE/kwok.yaml"
 grep -q 'hold-running' "$STATE/kwok.yaml" || fail "could not add the hold-running selector to kwok's pod-complete stage"
