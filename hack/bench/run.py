@@ -116,26 +116,22 @@ def table(results: dict) -> str:
     lines = [f"Measured {results['started']}, {results['repeats']} runs per cell, {results['nodes']} simulated nodes; "
              f"the whole `make bench` took {results.get('total_s', 0) / 60:.1f} min. "
              f"Seconds from submit: median (min-max).{chart}", ""]
-    for title, metric in (("All N pods Running", "running"), ("All N pods Ready", "ready")):
-        lines += [f"**{title}**", "", "| case | " + " | ".join(f"N={n}" for n in sizes) + " |",
-                  "| --- |" + " ---: |" * len(sizes)]
+    def table(cell) -> list[str]:
+        """A case x N table whose cells are cell(aggregate), empty where a case was not run."""
+        rows = ["| case | " + " | ".join(f"N={n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
         for c in cases:
-            cells = []
-            for n in sizes:
-                a = agg.get((c, n))
-                cells.append("" if a is None else f"{a[metric][0]:.2f} ({a[metric][1]:.2f}-{a[metric][2]:.2f})")
-            lines.append(f"| {CASES[c].title} | " + " | ".join(cells) + " |")
+            cells = ["" if (a := agg.get((c, n))) is None else cell(a) for n in sizes]
+            rows.append(f"| {CASES[c].title} | " + " | ".join(cells) + " |")
+        return rows
+
+    for title, metric in (("All N pods Running", "running"), ("All N pods Ready", "ready")):
+        lines += [f"**{title}**", ""]
+        lines += table(lambda a, m=metric: f"{a[m][0]:.2f} ({a[m][1]:.2f}-{a[m][2]:.2f})")
         lines.append("")
     lines += ["**API objects created / API requests served / CPU seconds** (medians; objects without Events, "
               "requests without watches, leases and nodes; CPU of every control-plane and operator process "
-              "from submit until the counters settled)", "",
-              "| case | " + " | ".join(f"N={n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
-    for c in cases:
-        cells = []
-        for n in sizes:
-            a = agg.get((c, n))
-            cells.append("" if a is None else f"{a['objects'][0]:.0f} / {a['requests'][0]:.0f} / {a['cpu'][0]:.1f}")
-        lines.append(f"| {CASES[c].title} | " + " | ".join(cells) + " |")
+              "from submit until the counters settled)", ""]
+    lines += table(lambda a: f"{a['objects'][0]:.0f} / {a['requests'][0]:.0f} / {a['cpu'][0]:.1f}")
     lines += ["", f"**Objects by kind at N={sizes[-1]}** (one run)", ""]
     for c in cases:
         a = agg.get((c, sizes[-1]))
