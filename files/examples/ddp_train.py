@@ -13,6 +13,19 @@ Run with none of them set, it trains alone (world size 1) on 127.0.0.1.
 Backend: nccl when CUDA is available (one GPU per process, chosen by LOCAL_RANK), else gloo.
 Checkpoint: rank 0 writes ddp_train.pt under $CHECKPOINT_DIR (default /data) when it can.
 
+Fault tolerance (the chart's contract, README "Fault tolerance"; docs/fault-tolerance.md):
+- PG_TIMEOUT_SECONDS: the process-group timeout (rendezvous and every collective).
+- HEARTBEAT_FILE: touched after every step (the liveness probe's "still making progress");
+  READY_FILE: created once this rank has joined the process group, removed on exit.
+- CHECKPOINT_EVERY=K: every rank saves its shard of a torch.distributed.checkpoint under
+  $CHECKPOINT_DIR/ddp_train/step-<N> every K steps and when any rank gets SIGTERM; a new
+  process resumes from the newest complete one, so a restart redoes at most K steps.
+  Every rank must see the same $CHECKPOINT_DIR (the chart's shared checkpoint claim).
+- --fault-plan injects failures for tests: "kill:RANK@STEP,hang:RANK@STEP,...". Entry i fires
+  once, on the process with that RANK when it finishes that global step, after entry i-1 has
+  fired (markers under $CHECKPOINT_DIR/ddp_train/faults): kill = SIGKILL itself, as the OOM
+  killer would; hang = stop making progress (and heartbeats) without exiting.
+
 Every log line starts with "[rank R/N]". The last line of each rank is machine-readable:
     DDP_RESULT {"rank": 0, "world_size": 2, "allreduce_sum": 3.0, ..., "ok": true}
 The exit code is 0 when every check passed, 1 otherwise.
@@ -24,6 +37,9 @@ import datetime
 import gc
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import sys
 import time
@@ -35,10 +51,16 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
 RESULT_TAG = "DDP_RESULT"
 CHECKPOINT_NAME = "ddp_train.pt"
+RUN_DIR = "ddp_train"          # under $CHECKPOINT_DIR: step-<N>/ checkpoints and faults/
+COMPLETE = "COMPLETE"          # written into step-<N>/ once every rank's shard is saved
+KEEP_CHECKPOINTS = 2
+EXIT_PEER_STOPPED = 75         # another rank got SIGTERM; this one saved and exits to be restarted
+EXIT_TERMINATED = 128 + signal.SIGTERM
 NAME_BYTES = 253  # the longest DNS name, so every pod name fits
 
 
@@ -54,12 +76,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1234, help="base random seed (default 1234)")
     p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
                    help="process group backend; auto = nccl with CUDA, gloo without (default auto)")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds to wait for the other ranks at rendezvous (default 300)")
+    p.add_argument("--timeout", type=float, default=float(os.environ.get("PG_TIMEOUT_SECONDS") or 300),
+                   help="process-group timeout in seconds: rendezvous and every collective "
+                        "(default $PG_TIMEOUT_SECONDS, else 300)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="where rank 0 saves the checkpoint (default $CHECKPOINT_DIR, else /data)")
     p.add_argument("--no-checkpoint", action="store_true", help="do not save a checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=int(os.environ.get("CHECKPOINT_EVERY") or 0),
+                   help="save a distributed checkpoint every K steps and resume from it "
+                        "(default $CHECKPOINT_EVERY, else 0: never)")
+    p.add_argument("--fault-plan", default="", type=parse_fault_plan,
+                   help='inject failures, for tests: "kill:RANK@STEP,hang:RANK@STEP,..."')
     return p.parse_args(argv)
+
+
+def parse_fault_plan(text: str) -> list[tuple[str, int, int]]:
+    """"kill:1@7,hang:0@12" -> [("kill", 1, 7), ("hang", 0, 12)]."""
+    plan = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        m = re.fullmatch(r"(kill|hang):(\d+)@(\d+)", item)
+        if not m:
+            raise argparse.ArgumentTypeError(f"bad fault {item!r}: want kill:RANK@STEP or hang:RANK@STEP")
+        plan.append((m.group(1), int(m.group(2)), int(m.group(3))))
+    return plan
 
 
 class Log:
@@ -130,13 +169,120 @@ def save_checkpoint(directory: str, state: dict, log: Log) -> str | None:
     return path
 
 
+class Beacon:
+    """The probe files of the chart's contract: HEARTBEAT_FILE (touched after each step) and
+    READY_FILE (exists while this rank is in the process group). Unset names do nothing."""
+
+    def __init__(self) -> None:
+        self.heartbeat = os.environ.get("HEARTBEAT_FILE") or None
+        self.ready = os.environ.get("READY_FILE") or None
+        for path in filter(None, (self.heartbeat, self.ready)):
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if self.heartbeat and os.path.exists(self.heartbeat):
+            os.remove(self.heartbeat)  # a previous process's beat says nothing about this one
+
+    def beat(self) -> None:
+        if self.heartbeat:
+            with open(self.heartbeat, "a"):
+                os.utime(self.heartbeat)
+
+    def joined(self) -> None:
+        if self.ready:
+            open(self.ready, "w").close()
+
+    def left(self) -> None:
+        if self.ready and os.path.exists(self.ready):
+            os.remove(self.ready)
+
+
+class Checkpoints:
+    """Distributed checkpoints under <dir>/ddp_train/step-<N>: every rank writes its shard with
+    torch.distributed.checkpoint; rank 0 marks the folder complete after a barrier and keeps the
+    newest two."""
+
+    def __init__(self, directory: str, every: int, log: Log) -> None:
+        self.root = os.path.join(directory, RUN_DIR)
+        self.every, self.log = every, log
+
+    def latest(self) -> int:
+        """The newest complete checkpoint's step, the same on every rank (rank 0 looks)."""
+        step = 0
+        if dist.get_rank() == 0 and os.path.isdir(self.root):
+            done = [int(m.group(1)) for name in os.listdir(self.root)
+                    if (m := re.fullmatch(r"step-(\d+)", name))
+                    and os.path.exists(os.path.join(self.root, name, COMPLETE))]
+            step = max(done, default=0)
+        t = torch.tensor([step], dtype=torch.int64)
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
+    def load(self, state: dict) -> int:
+        import torch.distributed.checkpoint as dcp
+        step = self.latest()
+        if step:
+            t0 = time.time()
+            dcp.load(state, checkpoint_id=os.path.join(self.root, f"step-{step}"))
+            self.log(f"resumed from checkpoint step {step} in {time.time() - t0:.2f}s ({self.root})")
+        return step
+
+    def save(self, state: dict, step: int) -> None:
+        import torch.distributed.checkpoint as dcp
+        t0 = time.time()
+        path = os.path.join(self.root, f"step-{step}")
+        dcp.save(state, checkpoint_id=path)
+        dist.barrier()
+        if dist.get_rank() == 0:
+            open(os.path.join(path, COMPLETE), "w").close()
+            done = sorted(int(n[5:]) for n in os.listdir(self.root) if re.fullmatch(r"step-\d+", n))
+            for old in done[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(os.path.join(self.root, f"step-{old}"), ignore_errors=True)
+        self.log(f"checkpoint step {step} saved in {time.time() - t0:.2f}s ({path})")
+
+
+class Faults:
+    """--fault-plan: entry i fires once, on its rank at its step, after entry i-1 fired."""
+
+    def __init__(self, plan: list[tuple[str, int, int]], directory: str) -> None:
+        self.plan, self.dir = plan, os.path.join(directory, RUN_DIR, "faults")
+
+    def fired(self) -> int:
+        return sum(os.path.exists(os.path.join(self.dir, str(i))) for i in range(len(self.plan)))
+
+    def maybe_fire(self, rank: int, step: int, log: Log) -> None:
+        i = self.fired()
+        if i >= len(self.plan) or self.plan[i][1:] != (rank, step):
+            return
+        os.makedirs(self.dir, exist_ok=True)
+        try:
+            open(os.path.join(self.dir, str(i)), "x").close()
+        except FileExistsError:
+            return
+        action = self.plan[i][0]
+        log(f"fault {i}: {action} at step {step} (pid {os.getpid()}, at {time.time():.3f})")
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        while True:  # hang: alive, silent, no heartbeat
+            time.sleep(3600)
+
+
+def batch(args: argparse.Namespace, rank: int, step: int, w_true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples of (rank, step): the same ones whether or not the run was restarted."""
+    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + rank * 10_007 + step)
+    x = torch.randn(args.batch_size, 16, generator=gen)
+    return x, x @ w_true + 0.01 * torch.randn(args.batch_size, 1, generator=gen)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     default_env()
     log = Log()
+    beacon = Beacon()
+    stop = {"signal": 0}
+    attempt = os.environ.get("GROUP_RESTART_COUNT") or os.environ.get("TORCHELASTIC_RESTART_COUNT") or "0"
     env = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
                                           "POD_NAME", "GROUP_RANK", "LOCAL_WORLD_SIZE")}
-    log("starting on %s: %s" % (socket.gethostname(), " ".join(f"{k}={v}" for k, v in env.items() if v)))
+    log("starting on %s (attempt %s): %s" % (socket.gethostname(), attempt,
+                                              " ".join(f"{k}={v}" for k, v in env.items() if v)))
     backend, device, local_rank = pick_device(args.backend, log)
 
     t_init_start = time.time()
@@ -146,8 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     rank, world_size = dist.get_rank(), dist.get_world_size()
     log.prefix = f"[rank {rank}/{world_size}]"
     log(f"joined the process group in {t_init_end - t_init_start:.3f}s "
-        f"(master {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']})")
+        f"(master {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}, timeout {args.timeout:g}s, "
+        f"at {t_init_end:.3f})")
+    beacon.joined()
+    try:
+        return train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
+                     t_init_start, t_init_end, attempt)
+    finally:
+        beacon.left()
 
+
+def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
+          t_init_start, t_init_end, attempt) -> int:
     # Sanity check: each rank contributes rank + 1, so the sum is N(N+1)/2.
     probe = torch.tensor([float(rank + 1)], device=device)
     dist.all_reduce(probe, op=dist.ReduceOp.SUM)
@@ -163,34 +319,63 @@ def main(argv: list[str] | None = None) -> int:
         log("members: " + ", ".join(f"{m['rank']}@{m['pod']}" for m in members))
 
     # A tiny regression model on synthetic data: y = x @ w + noise, the same w on every rank,
-    # different samples per rank (as a DistributedSampler would give).
+    # different samples per rank and step (as a DistributedSampler would give).
     torch.manual_seed(args.seed)
     model = nn.Sequential(nn.Linear(16, args.hidden), nn.ReLU(), nn.Linear(args.hidden, 1)).to(device)
     ddp = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     opt = torch.optim.SGD(ddp.parameters(), lr=args.lr)
     loss_fn = nn.MSELoss()
-    gen = torch.Generator().manual_seed(args.seed)
-    w_true = torch.randn(16, 1, generator=gen)
-    data_gen = torch.Generator().manual_seed(args.seed + 1 + rank)
+    w_true = torch.randn(16, 1, generator=torch.Generator().manual_seed(args.seed))
+    directory = args.checkpoint_dir or os.environ.get("CHECKPOINT_DIR") or "/data"
+    ckpt = Checkpoints(directory, args.checkpoint_every, log) if args.checkpoint_every > 0 else None
+    faults = Faults(args.fault_plan, directory)
+    start = 0
+    if ckpt:
+        def on_term(signum, _frame):  # every rank saves at the next step boundary, then exits
+            stop["signal"] = signum
+            log(f"got signal {signum}: saving a checkpoint at the next step, then exiting")
+
+        signal.signal(signal.SIGTERM, on_term)
+        msd, osd = get_state_dict(model, opt)
+        state = {"model": msd, "optimizer": osd}
+        start = ckpt.load(state)
+        if start:
+            set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
+    total = args.epochs * args.steps
     loss_value = float("nan")
-    steps = 0
+    steps = start
     t_train = time.time()
-    for epoch in range(args.epochs):
-        for _ in range(args.steps):
-            x = torch.randn(args.batch_size, 16, generator=data_gen)
-            y = x @ w_true + 0.01 * torch.randn(args.batch_size, 1, generator=data_gen)
-            x, y = x.to(device), y.to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(ddp(x), y)
-            loss.backward()
-            opt.step()
-            steps += 1
-            if args.step_seconds > 0:
-                time.sleep(args.step_seconds)
-        loss_value = loss.detach().clone()
-        dist.all_reduce(loss_value, op=dist.ReduceOp.SUM)
-        loss_value = loss_value.item() / world_size
-        log(f"epoch {epoch + 1}/{args.epochs} step {steps} mean loss {loss_value:.5f}")
+    beacon.beat()
+    for step in range(start, total):
+        x, y = batch(args, rank, step, w_true)
+        x, y = x.to(device), y.to(device)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(ddp(x), y)
+        loss.backward()
+        opt.step()
+        steps = step + 1
+        beacon.beat()
+        if args.step_seconds > 0:
+            time.sleep(args.step_seconds)
+        faults.maybe_fire(rank, steps, log)
+        if steps % args.steps == 0:
+            loss_value = loss.detach().clone()
+            dist.all_reduce(loss_value, op=dist.ReduceOp.SUM)
+            loss_value = loss_value.item() / world_size
+            log(f"epoch {steps // args.steps}/{args.epochs} step {steps} mean loss {loss_value:.5f}")
+        if ckpt:
+            # Did any rank get SIGTERM? Then every rank saves now (the save is collective).
+            flag = torch.tensor([stop["signal"]], dtype=torch.int64, device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item() or (steps % ckpt.every == 0 and steps < total):
+                msd, osd = get_state_dict(model, opt)
+                ckpt.save({"model": msd, "optimizer": osd}, steps)
+            if flag.item():
+                log(f"stopped at step {steps} after a SIGTERM; the next start resumes here")
+                del ddp, model, opt
+                gc.collect()
+                dist.destroy_process_group()
+                return EXIT_TERMINATED if stop["signal"] else EXIT_PEER_STOPPED
     train_seconds = time.time() - t_train
 
     # DDP keeps the replicas identical: the parameter sum must be the same on every rank.
@@ -203,7 +388,6 @@ def main(argv: list[str] | None = None) -> int:
 
     checkpoint = None
     if rank == 0 and not args.no_checkpoint:
-        directory = args.checkpoint_dir or os.environ.get("CHECKPOINT_DIR") or "/data"
         checkpoint = save_checkpoint(directory, {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "epochs": args.epochs,
             "steps": steps, "world_size": world_size, "loss": loss_value}, log)
@@ -212,13 +396,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         dist.barrier()
 
-    ok = allreduce_sum == expected and ranks_unique and params_in_sync and steps == args.epochs * args.steps
+    ok = allreduce_sum == expected and ranks_unique and params_in_sync and steps == total
     result = {
         "rank": rank, "world_size": world_size, "local_rank": local_rank, "backend": backend,
         "device": str(device), "pod": os.environ.get("POD_NAME"), "master_addr": os.environ["MASTER_ADDR"],
         "master_port": os.environ["MASTER_PORT"], "allreduce_sum": allreduce_sum,
         "allreduce_expected": expected, "ranks_unique": ranks_unique, "params_in_sync": params_in_sync,
-        "steps": steps, "final_loss": loss_value, "checkpoint": checkpoint,
+        "steps": steps, "resumed_from": start, "steps_run": steps - start, "attempt": int(attempt),
+        "faults_fired": faults.fired(), "checksum": checksum.item(),
+        "final_loss": loss_value, "checkpoint": checkpoint,
         "init_seconds": round(t_init_end - t_init_start, 4), "t_init_start": t_init_start,
         "t_init_end": t_init_end, "train_seconds": round(train_seconds, 4),
         "threads": torch.get_num_threads(), "ok": ok,
