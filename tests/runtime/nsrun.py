@@ -10,11 +10,20 @@ the kernel kills every process left in the world).
 Each pod is started with its own mount and UTS namespace (in the child, before exec): its
 hosts file bind-mounted over /etc/hosts and its hostname set; then the rendered command is
 exec'd (as the runner's user). Every pod starts at once; the runner polls until all have exited, the
-deadline passes, or `fail_fast_s` after the first non-zero exit; then it sends SIGTERM to
+deadline passes, or `fail_fast_s` after the first final non-zero exit; then it sends SIGTERM to
 the stragglers' process groups and SIGKILL after `grace_s`.
 
-Standard library only; writes RESULT.json: {"launched", "interfaces", "pods": [{"name", "rc",
-"killed", "start", "end"}]}.
+What the kubelet does after start-up, when the spec asks for it (see podsim.run):
+  - a pod's "liveness" (exec argv, initial delay, period, timeout, failure threshold) runs as
+    the kubelet runs an exec probe, in the pod's namespaces and env; after `failure_threshold`
+    failures in a row the pod's processes get SIGTERM, then SIGKILL after `grace_s`;
+  - a pod that exits non-zero or is killed by its probe starts again after `restart_delay_s`
+    (restartPolicy Always, or the Job controller's replacement pod of the same index) while
+    `restarts` allows; a later exit 0 ends it.
+Each such step is an event {"t", "pod", "what"} in the result.
+
+Standard library only; writes RESULT.json: {"launched", "interfaces", "events", "pods": [{"name",
+"rc", "killed", "start", "end", "restarts"}]}.
 """
 from __future__ import annotations
 
@@ -66,6 +75,85 @@ def preexec(pod: dict):
     return setup
 
 
+class PodProc:
+    """One pod: its current process, its restarts and its liveness probe's state."""
+
+    def __init__(self, pod: dict, log, events: list) -> None:
+        self.pod, self.log, self.events = pod, log, events
+        self.restarts_left = pod.get("restarts", 0)
+        self.restarts = 0
+        self.proc = None
+        self.start = self.end = self.next_start = None
+        self.killed = False
+        self.probe_failures = 0
+        self.next_probe = 0.0
+
+    def event(self, what: str) -> None:
+        self.events.append({"t": time.time(), "pod": self.pod["name"], "what": what})
+
+    def launch(self) -> None:
+        self.proc = subprocess.Popen(self.pod["argv"], env=self.pod["env"], cwd=self.pod["cwd"],
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, preexec_fn=preexec(self.pod))
+        now = time.time()
+        self.start = self.start or now
+        self.next_start, self.probe_failures = None, 0
+        probe = self.pod.get("liveness")
+        self.next_probe = now + (probe["initial_delay_s"] if probe else 0)
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM to the pod's processes, SIGKILL after `grace` seconds."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            until = time.time() + wait
+            while self.proc.poll() is None and time.time() < until:
+                time.sleep(0.05)
+            if self.proc.poll() is not None:
+                return
+
+    def probe(self, now: float, grace: float) -> None:
+        spec = self.pod.get("liveness")
+        if not spec or self.proc.poll() is not None or now < self.next_probe:
+            return
+        self.next_probe = now + spec["period_s"]
+        try:
+            ok = subprocess.run(spec["argv"], env=self.pod["env"], cwd=self.pod["cwd"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec(self.pod),
+                                timeout=spec["timeout_s"]).returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+        self.probe_failures = 0 if ok else self.probe_failures + 1
+        if self.probe_failures >= spec["failure_threshold"]:
+            self.event(f"liveness probe failed {self.probe_failures} times: killed")
+            self.log.write(f"podsim: liveness probe failed {self.probe_failures} times, killing the pod\n".encode())
+            self.log.flush()
+            self.stop(grace)
+
+    def poll(self, now: float) -> bool:
+        """Advance this pod; True when it has ended for good (self.end is set)."""
+        if self.end is not None:
+            return True
+        if self.next_start is not None:
+            if now >= self.next_start:
+                self.event(f"restart {self.restarts}")
+                self.launch()
+            return False
+        rc = self.proc.poll()
+        if rc is None:
+            return False
+        self.event(f"exited {rc}")
+        if rc != 0 and self.restarts_left > 0:
+            self.restarts_left -= 1
+            self.restarts += 1
+            self.next_start = now + self.pod.get("restart_delay_s", 1.0)
+            return False
+        self.end = now
+        return True
+
+
 def main(spec_path: str, result_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
@@ -73,49 +161,40 @@ def main(spec_path: str, result_path: str) -> int:
     if interfaces != ["lo"]:
         raise SystemExit(f"the world's network namespace has more than loopback: {interfaces}")
     launched = time.time()
-    procs, logs, starts = [], [], []
-    for pod in spec["pods"]:
-        log = open(pod["log"], "wb")
-        logs.append(log)
-        starts.append(time.time())
-        procs.append(subprocess.Popen(pod["argv"], env=pod["env"], cwd=pod["cwd"], stdin=subprocess.DEVNULL,
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=preexec(pod)))
-    ends: list[float | None] = [None] * len(procs)
-    killed = [False] * len(procs)
+    events: list = []
+    pods = [PodProc(pod, open(pod["log"], "wb"), events) for pod in spec["pods"]]
+    for p in pods:
+        p.launch()
     deadline = launched + spec["deadline_s"]
     stop_at = deadline
     while True:
         now = time.time()
-        for i, p in enumerate(procs):
-            if ends[i] is None and p.poll() is not None:
-                ends[i] = now
-                if p.returncode != 0:
-                    stop_at = min(stop_at, now + spec["fail_fast_s"])
-        if all(e is not None for e in ends) or now >= stop_at:
+        for p in pods:
+            p.probe(now, spec["grace_s"])
+            if p.end is None and p.poll(now) and p.proc.returncode != 0:
+                stop_at = min(stop_at, now + spec["fail_fast_s"])
+        if all(p.end is not None for p in pods) or now >= stop_at:
             break
         time.sleep(0.05)
-    live = [i for i, e in enumerate(ends) if e is None]
+    live = [p for p in pods if p.end is None]
     for sig, wait in ((signal.SIGTERM, spec["grace_s"]), (signal.SIGKILL, 5.0)):
-        for i in live:
-            killed[i] = True
+        for p in live:
+            p.killed = True
             try:
-                os.killpg(procs[i].pid, sig)
+                os.killpg(p.proc.pid, sig)
             except ProcessLookupError:
                 pass
         until = time.time() + wait
-        while live and time.time() < until:
-            live = [i for i in live if procs[i].poll() is None]
+        while time.time() < until and any(p.proc.poll() is None for p in live):
             time.sleep(0.05)
-    for i, p in enumerate(procs):
-        if ends[i] is None:
-            p.wait()
-            ends[i] = time.time()
-    for log in logs:
-        log.close()
-    result = {"launched": launched, "interfaces": interfaces,
-              "pods": [{"name": pod["name"], "rc": p.returncode, "killed": killed[i], "start": starts[i],
-                        "end": ends[i]} for i, (pod, p) in enumerate(zip(spec["pods"], procs))]}
+    for p in live:
+        p.proc.wait()
+        p.end = time.time()
+    for p in pods:
+        p.log.close()
+    result = {"launched": launched, "interfaces": interfaces, "events": events,
+              "pods": [{"name": p.pod["name"], "rc": p.proc.returncode, "killed": p.killed, "start": p.start,
+                        "end": p.end, "restarts": p.restarts} for p in pods]}
     with open(result_path, "w") as f:
         json.dump(result, f, indent=1)
     return 0

@@ -21,10 +21,15 @@ as the image's PATH would find its own. The test environment adds GLOO_SOCKET_IF
 TP_/NCCL_ equivalents), which win over rendered values, and image-level defaults
 (PATH, HOSTNAME, LANG, OMP_NUM_THREADS=1), which rendered values override.
 
+Asked for by run(restarts=..., probes=True), the kubelet's side after start-up (nsrun.py): the
+rendered exec liveness probe, with its timings, kills a pod that fails it, and a pod that exits
+non-zero or is killed starts again (the restartPolicy Always restart, or the Job controller's
+replacement pod of the same index: same name, same volumes), up to `restarts` times.
+
 Not modelled: the pod's user (processes run as the harness's user: the interpreter of a pyenv
 venv lives under /root, mode 0700, which runAsUser 1001 could not reach), readOnlyRootFilesystem,
-Service-link env vars (enableServiceLinks), readiness (pods count as ready), probes, resource
-limits, restarts.
+Service-link env vars (enableServiceLinks), readiness (pods count as ready), startup probes,
+resource limits, the kubelet's restart back-off (a fixed delay instead).
 """
 from __future__ import annotations
 
@@ -396,6 +401,7 @@ class PodRun:
     killed: bool = False
     start: float = 0.0
     end: float = 0.0
+    restarts: int = 0
 
     @property
     def output(self) -> str:
@@ -421,6 +427,7 @@ class WorldRun:
     interfaces: list
     dns: dict
     notes: list
+    events: list = field(default_factory=list)  # {"t", "pod", "what"}: exits, probe kills, restarts
 
     def results(self) -> list[dict]:
         return [r for run in self.runs for r in run.results()]
@@ -429,7 +436,8 @@ class WorldRun:
         """Every pod's exit status and the tail of its log, for assertion messages."""
         parts = []
         for r in self.runs:
-            parts.append(f"--- pod {r.pod.name} rc={r.rc} killed={r.killed}\n{r.output[-limit:]}")
+            parts.append(f"--- pod {r.pod.name} rc={r.rc} killed={r.killed} restarts={r.restarts}\n"
+                         f"{r.output[-limit:]}")
         return "\n".join(parts)
 
 
@@ -452,6 +460,18 @@ def _pod_run(layout: Layout, pod: Pod, records: dict[str, str], venv_bin: Path, 
     return PodRun(pod, argv, env, cwd, mapping, log), spec
 
 
+def liveness(pod: Pod, mapping: dict[str, Path]) -> dict | None:
+    """The rendered exec liveness probe as nsrun runs it (paths mapped like the command's)."""
+    probe = pod.container.get("livenessProbe")
+    if not probe:
+        return None
+    if "exec" not in probe:
+        raise SimError(f"only exec liveness probes are simulated, not {sorted(probe)}")
+    return {"argv": [map_arg(a, mapping) for a in probe["exec"]["command"]],
+            "initial_delay_s": probe.get("initialDelaySeconds", 0), "period_s": probe.get("periodSeconds", 10),
+            "timeout_s": probe.get("timeoutSeconds", 1), "failure_threshold": probe.get("failureThreshold", 3)}
+
+
 def sandbox_problem() -> str | None:
     """Why the namespaces cannot be made here, or None."""
     if os.geteuid() != 0:
@@ -462,9 +482,11 @@ def sandbox_problem() -> str | None:
 
 
 def run(world: World, venv_bin: Path | None = None, deadline: float = 180.0, fail_fast: float = 10.0,
-        root: Path | None = None) -> WorldRun:
+        root: Path | None = None, restarts: int = 0, probes: bool = False, restart_delay: float = 1.0) -> WorldRun:
     """Start every pod of `world` at once and wait until all exit, `deadline` seconds pass, or
-    `fail_fast` seconds after the first failure; stragglers are killed. Logs stay under `root`."""
+    `fail_fast` seconds after the first failure that is not restarted; stragglers are killed.
+    With `probes`, the liveness probe runs; a failed or killed pod starts again, at most
+    `restarts` times, after `restart_delay` seconds. Logs stay under `root`."""
     problem = sandbox_problem()
     if problem:
         raise SimError(problem)
@@ -477,6 +499,8 @@ def run(world: World, venv_bin: Path | None = None, deadline: float = 180.0, fai
     runs, specs = [], []
     for pod in world.pods:
         r, s = _pod_run(layout, pod, records, venv_bin, root)
+        s.update(restarts=restarts, restart_delay_s=restart_delay,
+                 liveness=liveness(pod, r.mapping) if probes else None)
         runs.append(r)
         specs.append(s)
     spec_file, result_file = root / "spec.json", root / "result.json"
@@ -491,8 +515,9 @@ def run(world: World, venv_bin: Path | None = None, deadline: float = 180.0, fai
         raise SimError(f"the namespace runner failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     result = json.loads(result_file.read_text())
     for r, res in zip(runs, result["pods"]):
-        r.rc, r.killed, r.start, r.end = res["rc"], res["killed"], res["start"], res["end"]
-    return WorldRun(world, runs, root, result["launched"], wall, result["interfaces"], records, notes)
+        r.rc, r.killed, r.start, r.end, r.restarts = res["rc"], res["killed"], res["start"], res["end"], res["restarts"]
+    return WorldRun(world, runs, root, result["launched"], wall, result["interfaces"], records, notes,
+                    result["events"])
 
 
 # --------------------------------------------------------------------------- figures
