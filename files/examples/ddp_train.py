@@ -77,8 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
                    help="process group backend; auto = nccl with CUDA, gloo without (default auto)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("PG_TIMEOUT_SECONDS") or 300),
-                   help="process-group timeout in seconds: rendezvous and every collective "
+                   help="collective timeout in seconds: how long a collective waits for a peer "
                         "(default $PG_TIMEOUT_SECONDS, else 300)")
+    p.add_argument("--rendezvous-timeout", type=float, default=900.0,
+                   help="how long to wait for every rank to arrive at start-up (default 900; "
+                        "never less than --timeout)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="where rank 0 saves the checkpoint (default $CHECKPOINT_DIR, else /data)")
     p.add_argument("--no-checkpoint", action="store_true", help="do not save a checkpoint")
@@ -286,8 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     backend, device, local_rank = pick_device(args.backend, log)
 
     t_init_start = time.time()
-    dist.init_process_group(backend=backend, init_method="env://",
-                            timeout=datetime.timedelta(seconds=args.timeout))
+    init_process_group(backend, args)
     t_init_end = time.time()
     rank, world_size = dist.get_rank(), dist.get_world_size()
     log.prefix = f"[rank {rank}/{world_size}]"
@@ -298,8 +300,39 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
                      t_init_start, t_init_end, attempt)
+    except Exception as err:  # a dead peer, a timeout: say when, for the recovery figures
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # nothing left to save: a SIGTERM now ends it
+        log(f"failed at {time.time():.3f}: {type(err).__name__}")
+        raise
     finally:
         beacon.left()
+
+
+def true_weights(args: argparse.Namespace) -> torch.Tensor:
+    """The w of y = x @ w + noise, the same on every rank."""
+    return torch.randn(16, 1, generator=torch.Generator().manual_seed(args.seed))
+
+
+def init_process_group(backend: str, args: argparse.Namespace) -> None:
+    """Join the process group. Collectives give up on a peer after --timeout; the start-up
+    wait for every rank (pods scheduled, images pulled, torch imported) may take up to
+    --rendezvous-timeout. With plain `python`, rank 0's store waits that long for every rank
+    to connect before the group is made; under torchrun the agents have already done it."""
+    timeout = datetime.timedelta(seconds=args.timeout)
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        dist.init_process_group(backend=backend, init_method="env://", timeout=timeout)
+        return
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, rank == 0,
+                          timeout=datetime.timedelta(seconds=max(args.rendezvous_timeout, args.timeout)),
+                          wait_for_workers=True)
+    dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
+
+
+def build_model(args: argparse.Namespace) -> nn.Module:
+    """The same initial model on every rank (seeded)."""
+    torch.manual_seed(args.seed)
+    return nn.Sequential(nn.Linear(16, args.hidden), nn.ReLU(), nn.Linear(args.hidden, 1))
 
 
 def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
@@ -320,18 +353,19 @@ def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank
 
     # A tiny regression model on synthetic data: y = x @ w + noise, the same w on every rank,
     # different samples per rank and step (as a DistributedSampler would give).
-    torch.manual_seed(args.seed)
-    model = nn.Sequential(nn.Linear(16, args.hidden), nn.ReLU(), nn.Linear(args.hidden, 1)).to(device)
+    model = build_model(args).to(device)
     ddp = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     opt = torch.optim.SGD(ddp.parameters(), lr=args.lr)
     loss_fn = nn.MSELoss()
-    w_true = torch.randn(16, 1, generator=torch.Generator().manual_seed(args.seed))
+    w_true = true_weights(args)
     directory = args.checkpoint_dir or os.environ.get("CHECKPOINT_DIR") or "/data"
     ckpt = Checkpoints(directory, args.checkpoint_every, log) if args.checkpoint_every > 0 else None
     faults = Faults(args.fault_plan, directory)
     start = 0
     if ckpt:
         def on_term(signum, _frame):  # every rank saves at the next step boundary, then exits
+            if stop["signal"]:
+                raise SystemExit(EXIT_TERMINATED)  # a second SIGTERM: stop waiting for the boundary
             stop["signal"] = signum
             log(f"got signal {signum}: saving a checkpoint at the next step, then exiting")
 
