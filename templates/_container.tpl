@@ -28,39 +28,37 @@ Usage: {{ include "pytorch.container" (dict "rank" (dict "value" "0") "context" 
 {{- end -}}
 
 {{/*
-pytorch.command: the PyTorch container's command and args (an exec array, no shell):
-python <file> <args...>, or sleep infinity when there is no entrypoint.
+pytorch.command: the PyTorch container's command and args (an exec array): python <file>
+<args...>, or torchrun <flags> [torchrun.extraArgs] <file> <args...> (flags from
+pytorch.faultTolerance.torchrunArgs), or sleep infinity when there is no entrypoint. When
+pytorch.faultTolerance.wrapper gives an `sh -c` wrapper, the whole line is the command.
 Usage: {{ include "pytorch.command" . }}
 */}}
 {{- define "pytorch.command" -}}
 {{- $file := include "pytorch.entrypointFile" . -}}
 {{- if $file }}
 {{- $path := ternary $file (printf "/app/%s" $file) (isAbs $file) }}
+{{- $launch := list "python" }}
 {{- if eq .Values.launcher "torchrun" }}
+{{- $launch = concat (list "torchrun") (include "pytorch.faultTolerance.torchrunArgs" . | fromYamlArray) }}
+{{- range .Values.torchrun.extraArgs }}{{ $launch = append $launch (toString .) }}{{ end }}
+{{- end }}
+{{- $launch = concat $launch (list $path) (include "pytorch.entrypointArgs" . | fromYamlArray) }}
+{{- $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray }}
+{{- if $wrapper }}
+command:
+  {{- toYaml (concat $wrapper $launch) | nindent 2 }}
+{{- else if eq .Values.launcher "torchrun" }}
 command:
   - torchrun
 args:
-  - --nnodes=$(NNODES)
-  - --nproc-per-node=$(NPROC_PER_NODE)
-  - --node-rank=$(NODE_RANK)
-  - --master-addr=$(MASTER_ADDR)
-  - --master-port=$(MASTER_PORT)
-  {{- range .Values.torchrun.extraArgs }}
-  - {{ . | toString | quote }}
-  {{- end }}
-  - {{ $path | quote }}
-  {{- range (include "pytorch.entrypointArgs" . | fromYamlArray) }}
-  - {{ . | quote }}
-  {{- end }}
+  {{- toYaml (rest $launch) | nindent 2 }}
 {{- else }}
 command:
-  - python
-  - {{ $path | quote }}
-{{- with (include "pytorch.entrypointArgs" . | fromYamlArray) }}
+  {{- toYaml (slice $launch 0 2) | nindent 2 }}
+{{- with (slice $launch 2) }}
 args:
-  {{- range . }}
-  - {{ . | quote }}
-  {{- end }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
 {{- else }}
@@ -147,7 +145,8 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 - name: PYTHONDONTWRITEBYTECODE
   value: "1"
 - name: CHECKPOINT_DIR
-  value: {{ $.Values.persistence.mountPath | quote }}
+  value: {{ ternary $.Values.checkpoint.persistence.mountPath $.Values.persistence.mountPath $.Values.checkpoint.persistence.enabled | quote }}
+{{- include "pytorch.faultTolerance.env" $ }}
 {{- if $.Values.metrics.enabled }}
 - name: METRICS_PORT
   value: {{ $.Values.metrics.port | quote }}
@@ -183,13 +182,18 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 
 {{/*
 pytorch.probe: one probe block (livenessProbe or readinessProbe): the custom probe when given,
-else the default exec probe (checks that torch is installed without importing it).
+else with heartbeat.enabled the heartbeat probe (pytorch.faultTolerance.probe), else the default
+exec probe (checks that torch is installed without importing it); `enabled: false` renders none.
 Usage: {{ include "pytorch.probe" (dict "name" "livenessProbe" "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe "context" $) }}
 */}}
 {{- define "pytorch.probe" -}}
 {{- if .custom }}
 {{ .name }}:
   {{- include "pytorch.tplvalues.render" (dict "value" .custom "context" .context) | nindent 2 }}
+{{- else if and .probe.enabled .context.Values.heartbeat.enabled }}
+{{ .name }}:
+  {{- include "pytorch.faultTolerance.probe" (dict "name" .name "context" .context) | nindent 2 }}
+  {{- omit .probe "enabled" | toYaml | nindent 2 }}
 {{- else if .probe.enabled }}
 {{ .name }}:
   exec:
@@ -228,11 +232,7 @@ per host core, and several ranks on a node oversubscribe it.
 Usage: {{ include "pytorch.threadsPerProcess" . }}
 */}}
 {{- define "pytorch.threadsPerProcess" -}}
-{{- $own := hasKey .Values.torchEnv "OMP_NUM_THREADS" -}}
-{{- if kindIs "slice" .Values.extraEnvVars -}}
-{{- range .Values.extraEnvVars }}{{ if and (kindIs "map" .) (eq (toString .name) "OMP_NUM_THREADS") }}{{ $own = true }}{{ end }}{{ end -}}
-{{- end -}}
-{{- if not $own -}}
+{{- if not (include "pytorch.userSetsEnv" (dict "name" "OMP_NUM_THREADS" "context" .)) -}}
 {{- if gt (int .Values.threadsPerProcess) 0 -}}
 {{- int .Values.threadsPerProcess -}}
 {{- else -}}
@@ -250,4 +250,19 @@ Usage: {{ include "pytorch.threadsPerProcess" . }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.userSetsEnv: "true" when torchEnv or a list item of extraEnvVars sets the variable
+`name` itself (the chart then leaves that variable out), else empty.
+Usage: {{ if include "pytorch.userSetsEnv" (dict "name" "OMP_NUM_THREADS" "context" $) }}
+*/}}
+{{- define "pytorch.userSetsEnv" -}}
+{{- $ := .context -}}
+{{- $name := .name -}}
+{{- $own := hasKey $.Values.torchEnv $name -}}
+{{- if kindIs "slice" $.Values.extraEnvVars -}}
+{{- range $.Values.extraEnvVars }}{{ if and (kindIs "map" .) (eq (toString .name) $name) }}{{ $own = true }}{{ end }}{{ end -}}
+{{- end -}}
+{{- if $own }}true{{ end -}}
 {{- end -}}

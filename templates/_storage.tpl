@@ -37,6 +37,11 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
   persistentVolumeClaim:
     claimName: {{ default (include "pytorch.fullname" $) $.Values.persistence.existingClaim }}
 {{- end }}
+{{- if $.Values.checkpoint.persistence.enabled }}
+- name: checkpoints
+  persistentVolumeClaim:
+    claimName: {{ include "pytorch.checkpoint.claimName" $ }}
+{{- end }}
 {{- with $.Values.extraVolumes }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
 {{- end }}
@@ -62,6 +67,10 @@ Usage: {{ include "pytorch.volumeMounts" . }}
 {{- if eq .Values.persistence.accessMode "ReadOnlyMany" }}
   readOnly: true
 {{- end }}
+{{- if .Values.checkpoint.persistence.enabled }}
+- name: checkpoints
+  mountPath: {{ .Values.checkpoint.persistence.mountPath }}
+{{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
 {{- end }}
@@ -78,12 +87,13 @@ Usage: {{ if eq (include "pytorch.persistence.shared" .) "true" }}
 
 {{/*
 pytorch.storageClass: the storageClassName line of a claim, or nothing for the cluster default.
-global.storageClass wins over persistence.storageClass; "-" means no dynamic provisioning.
-Usage: {{ include "pytorch.storageClass" . }}
+global.storageClass wins over the claim's own `class` (persistence.storageClass,
+checkpoint.persistence.storageClass); "-" means no dynamic provisioning.
+Usage: {{ include "pytorch.storageClass" (dict "class" .Values.persistence.storageClass "context" $) }}
 */}}
 {{- define "pytorch.storageClass" -}}
-{{- $class := .Values.persistence.storageClass -}}
-{{- with .Values.global.storageClass }}{{ $class = . }}{{ end -}}
+{{- $class := .class -}}
+{{- with .context.Values.global.storageClass }}{{ $class = . }}{{ end -}}
 {{- if eq $class "-" -}}
 storageClassName: ""
 {{- else if $class -}}
@@ -99,7 +109,7 @@ Usage: {{ include "pytorch.claimSpec" . | nindent 2 }}
 {{- define "pytorch.claimSpec" -}}
 accessModes:
   - {{ .Values.persistence.accessMode }}
-{{- with include "pytorch.storageClass" . }}
+{{- with include "pytorch.storageClass" (dict "class" .Values.persistence.storageClass "context" .) }}
 {{ . }}
 {{- end }}
 resources:

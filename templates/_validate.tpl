@@ -90,6 +90,33 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $minNodes := int $v.faultTolerance.minNodes -}}
+{{- if gt $minNodes 0 -}}
+{{- if or (ne $v.launcher "torchrun") (not $v.faultTolerance.enabled) -}}
+{{- $errors = append $errors "faultTolerance.minNodes: only applies with launcher=torchrun and faultTolerance.enabled=true (elastic rendezvous); set it to 0" -}}
+{{- else if gt $minNodes (include "pytorch.worldSize" . | int) -}}
+{{- $errors = append $errors (printf "faultTolerance.minNodes: %d is more than the %s pods of the run; set 1..%s, or 0 for a fixed size" $minNodes (include "pytorch.worldSize" .) (include "pytorch.worldSize" .)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $v.checkpoint.persistence -}}
+{{- if and .existingClaim (not .enabled) -}}
+{{- $errors = append $errors "checkpoint.persistence.existingClaim: needs checkpoint.persistence.enabled=true" -}}
+{{- end -}}
+{{- if and .enabled (not .existingClaim) (eq $v.mode "distributed") (gt (int $v.worldSize) 1) (ne .accessMode "ReadWriteMany") -}}
+{{- $errors = append $errors (printf "checkpoint.persistence.accessMode: every rank mounts the one checkpoint claim, so mode=distributed with %d ranks needs ReadWriteMany or checkpoint.persistence.existingClaim (got %s)" (int $v.worldSize) .accessMode) -}}
+{{- end -}}
+{{- if .enabled -}}
+{{- $path := clean .mountPath -}}
+{{- range $reserved := list "/app" "/tmp" "/dev/shm" -}}
+{{- if or (eq $path $reserved) (hasPrefix (printf "%s/" $reserved) $path) -}}
+{{- $errors = append $errors (printf "checkpoint.persistence.mountPath: %s is inside %s, which the chart already mounts" $path $reserved) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq $path (clean $v.persistence.mountPath) -}}
+{{- $errors = append $errors (printf "checkpoint.persistence.mountPath: %s is persistence.mountPath too; each volume needs its own path" $path) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nvalues are not valid:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

@@ -16,6 +16,9 @@ def test_should_not_render_deployment_in_distributed_mode(distributed):
     ({"persistence": {"accessMode": "ReadWriteOncePod"}}, "Recreate"),
     ({"persistence": {"accessMode": "ReadWriteMany"}}, None),
     ({"persistence": {"enabled": False}}, None),
+    ({"persistence": {"enabled": False}, "checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOnce"}}},
+     "Recreate"),
+    ({"persistence": {"enabled": False}, "checkpoint": {"persistence": {"enabled": True}}}, None),
 ])
 def test_should_recreate_pod_only_when_its_claim_cannot_be_shared(render, values, strategy):
     spec = render(values)["Deployment"]["spec"]

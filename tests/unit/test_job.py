@@ -70,3 +70,23 @@ def test_should_run_example_as_indexed_job(render):
     m = render(merge({"examples": {"enabled": True}}, distributed(2), JOB, {"persistence": {"enabled": False}}))
     assert m.container()["command"] == ["python", "/app/ddp_train.py"]
     assert m.get("ConfigMap", "rel-pytorch-files")
+
+
+# --- fail fast: faultTolerance.nonRetriableExitCodes --------------------------------------------
+
+FAIL_FAST = {"action": "FailJob", "onExitCodes": {"containerName": "pytorch", "operator": "In", "values": [2, 3, 42]}}
+IGNORE_DISRUPTIONS = {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+
+
+def test_should_fail_the_job_at_once_on_a_non_retriable_exit_code(render):
+    policy = render(merge(DIST_JOB, {"faultTolerance": {"nonRetriableExitCodes": [42, 3, 2]}}))["Job"]["spec"]["podFailurePolicy"]
+    assert policy == {"rules": [IGNORE_DISRUPTIONS, FAIL_FAST]}
+
+
+def test_should_render_the_fail_fast_rule_without_rules_of_its_own(render):
+    values = merge(CODE, JOB, {"job": {"podFailurePolicy": {"rules": []}}, "faultTolerance": {"nonRetriableExitCodes": [3, 42, 2]}})
+    assert render(values)["Job"]["spec"]["podFailurePolicy"] == {"rules": [FAIL_FAST]}
+
+
+def test_should_add_no_fail_fast_rule_without_non_retriable_codes(render):
+    assert render(DIST_JOB)["Job"]["spec"]["podFailurePolicy"] == {"rules": [IGNORE_DISRUPTIONS]}

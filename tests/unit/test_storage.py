@@ -1,11 +1,11 @@
 """templates/_storage.tpl: the pod's volumes and the PyTorch container's mounts (/tmp, /dev/shm,
-/app, the data volume, extraVolumes), whether ranks share one claim, and the claims' spec
-(persistence.*, global.storageClass, shm.*)."""
+/app, the data volume, the checkpoint claim, extraVolumes), whether ranks share one claim, and the
+claims' spec (persistence.*, checkpoint.persistence.*, global.storageClass, shm.*)."""
 import itertools
 
 import pytest
 
-from harness.presets import GIT, MODES, PERMISSIONS, distributed, merge
+from harness.presets import CODE, GIT, JOB, MODES, PERMISSIONS, distributed, merge
 
 SOURCES = {"none": {}, "configMap": {"configMap": "code"}, "examples": {"examples": {"enabled": True}}, "git": GIT}
 STORAGE = {"rwo": {}, "rwx": {"persistence": {"accessMode": "ReadWriteMany"}},
@@ -120,3 +120,23 @@ def test_should_add_extra_volumes_and_mounts_as_templates(render):
                 "extraVolumeMounts": [{"name": "datasets", "mountPath": "/datasets", "readOnly": True}]})
     assert m.volumes()["datasets"]["persistentVolumeClaim"]["claimName"] == "rel-ds"
     assert m.mounts()["/datasets"] == {"name": "datasets", "mountPath": "/datasets", "readOnly": True}
+
+
+# --- the checkpoint claim (checkpoint.persistence.*) ------------------------------------------
+
+@pytest.mark.parametrize("workload,values", [
+    ("Deployment", {}), ("StatefulSet", distributed(3)),
+    ("Job", merge(CODE, distributed(3), JOB, {"persistence": {"enabled": False}}))])
+def test_should_mount_the_checkpoint_claim_in_every_workload(render, workload, values):
+    m = render(merge(values, {"checkpoint": {"persistence": {"enabled": True, "mountPath": "/ckpt"}}}))
+    assert m.workload()["kind"] == workload
+    assert m.volumes()["checkpoints"] == {"name": "checkpoints", "persistentVolumeClaim": {"claimName": "rel-pytorch-checkpoints"}}
+    assert m.mounts()["/ckpt"] == {"name": "checkpoints", "mountPath": "/ckpt"}
+    assert m.env()["CHECKPOINT_DIR"] == "/ckpt"
+
+
+def test_should_mount_no_checkpoint_claim_by_default(default, distributed):
+    for m in (default, distributed):
+        assert "checkpoints" not in m.volumes()
+        assert "checkpoints" not in {v["name"] for v in m.container()["volumeMounts"]}
+        assert m.env()["CHECKPOINT_DIR"] == "/data"

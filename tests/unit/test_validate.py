@@ -48,6 +48,22 @@ CASES = [
      "metrics.podMonitor.enabled: needs metrics.enabled=true"),
     ("metrics-port-equal-to-port", {"metrics": {"enabled": True, "port": 49875}},
      "metrics.port and port: both are 49875; each port of the pod needs its own number"),
+    ("min-nodes-with-python", merge(CODE, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 2}}),
+     "faultTolerance.minNodes: only applies with launcher=torchrun and faultTolerance.enabled=true"),
+    ("min-nodes-without-fault-tolerance", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"minNodes": 2}}),
+     "faultTolerance.minNodes: only applies with launcher=torchrun and faultTolerance.enabled=true"),
+    ("min-nodes-above-world-size", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 5}}),
+     "faultTolerance.minNodes: 5 is more than the 4 pods of the run; set 1..4, or 0 for a fixed size"),
+    ("checkpoint-existing-claim-without-persistence", {"checkpoint": {"persistence": {"existingClaim": "ckpt"}}},
+     "checkpoint.persistence.existingClaim: needs checkpoint.persistence.enabled=true"),
+    ("checkpoint-read-write-once-in-distributed",
+     merge(distributed(3), {"checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOnce"}}}),
+     "checkpoint.persistence.accessMode: every rank mounts the one checkpoint claim, so mode=distributed with 3 ranks "
+     "needs ReadWriteMany or checkpoint.persistence.existingClaim (got ReadWriteOnce)"),
+    ("checkpoint-mount-path-in-tmp", {"checkpoint": {"persistence": {"enabled": True, "mountPath": "/tmp/ckpt"}}},
+     "checkpoint.persistence.mountPath: /tmp/ckpt is inside /tmp, which the chart already mounts"),
+    ("checkpoint-mount-path-on-data", {"checkpoint": {"persistence": {"enabled": True, "mountPath": "/data"}}},
+     "checkpoint.persistence.mountPath: /data is persistence.mountPath too; each volume needs its own path"),
 ]
 
 # The nearest valid values to each rule: they render.
@@ -66,6 +82,13 @@ VALID = [
     ("indexed-job-without-persistence", merge(CODE, distributed(2), JOB, {"persistence": {"enabled": False}})),
     ("nproc-with-torchrun", merge(CODE, TORCHRUN, {"torchrun": {"nprocPerNode": 2}})),
     ("pdb-one-budget", merge(distributed(3), {"pdb": {"minAvailable": 2}})),
+    ("min-nodes-equal-to-world-size", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 4}})),
+    ("checkpoint-existing-claim", {"checkpoint": {"persistence": {"enabled": True, "existingClaim": "ckpt"}}}),
+    ("checkpoint-read-write-once-with-existing-claim",
+     merge(distributed(3), {"checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOnce", "existingClaim": "c"}}})),
+    ("checkpoint-read-write-once-standalone",
+     {"checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOncePod"}}}),
+    ("checkpoint-mount-path-inside-data", {"checkpoint": {"persistence": {"enabled": True, "mountPath": "/data/ckpt"}}}),
 ]
 
 
@@ -91,7 +114,7 @@ def test_should_have_a_case_for_every_rule_of_the_template():
     template = (CHART / "templates" / "_validate.tpl").read_text()
     # each rule appends a message that starts with the keys it names, up to the first colon
     rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
-    assert len(rules) == template.count("append $errors") == 21, rules
+    assert len(rules) == template.count("append $errors") == 27, rules
     # a rule whose keys are printf'd (%s) matches a case that names any keys there
     patterns = [re.compile(re.escape(rule).replace("%s", ".+")) for rule in rules]
     assert all(any(p.search(expected) for _, _, expected in CASES) for p in patterns), rules

@@ -66,6 +66,13 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "metrics.podMonitor.enabled": {"metrics": {"enabled": True}},
     "tensorboard.": {"tensorboard": {"enabled": True}},
     "tensorboard.enabled": {},
+    "faultTolerance.": merge(CODE, {"faultTolerance": {"enabled": True}}),
+    "faultTolerance.enabled": CODE,
+    "faultTolerance.minNodes": merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True}}),
+    "heartbeat.": {"heartbeat": {"enabled": True}},
+    "heartbeat.enabled": {},
+    "checkpoint.persistence.": {"checkpoint": {"persistence": {"enabled": True}}},
+    "checkpoint.persistence.enabled": {},
 }
 NEW = {  # a valid value different from the default, where type alone does not give one
     "global.imageRegistry": "mirror.local", "global.imagePullSecrets": ["s"], "global.storageClass": "fast",
@@ -119,6 +126,10 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "tensorboard.image.pullPolicy": "Always", "tensorboard.image.pullSecrets": ["s"],
     "tensorboard.resources": {"limits": {"cpu": "1"}}, "tensorboard.service.type": "NodePort",
     "tensorboard.service.annotations": {"a": "b"},
+    "faultTolerance.minNodes": 2, "faultTolerance.nonRetriableExitCodes": [2, 3],
+    "checkpoint.persistence.existingClaim": "ckpt", "checkpoint.persistence.mountPath": "/ckpt",
+    "checkpoint.persistence.storageClass": "fast", "checkpoint.persistence.accessMode": "ReadWriteOnce",
+    "checkpoint.persistence.size": "1Gi", "checkpoint.persistence.annotations": {"a": "b"},
 }
 
 

@@ -80,6 +80,21 @@ CASES = [
     ("torch-env-name", {"torchEnv": {"BAD-NAME": "x"}}, (), "/torchEnv"),
     ("job-backoff-limit-negative", {"job": {"backoffLimit": -1}}, (), "/job/backoffLimit"),
     ("job-deadline-zero", {"job": {"activeDeadlineSeconds": 0}}, (), "/job/activeDeadlineSeconds"),
+    ("max-restarts-negative", None, ("faultTolerance.maxRestarts=-1",), "/faultTolerance/maxRestarts"),
+    ("min-nodes-negative", None, ("faultTolerance.minNodes=-1",), "/faultTolerance/minNodes"),
+    ("exit-code-zero", {"faultTolerance": {"nonRetriableExitCodes": [0, 2]}}, (), "/faultTolerance/nonRetriableExitCodes/0"),
+    ("exit-code-above-255", None, ("faultTolerance.nonRetriableExitCodes={2,256}",), "/faultTolerance/nonRetriableExitCodes/1"),
+    ("exit-code-twice", {"faultTolerance": {"nonRetriableExitCodes": [3, 3]}}, (), "/faultTolerance/nonRetriableExitCodes"),
+    ("exit-code-string", {"faultTolerance": {"nonRetriableExitCodes": ["2"]}}, (), "/faultTolerance/nonRetriableExitCodes/0"),
+    ("collective-timeout-zero", {"faultTolerance": {"collectiveTimeoutSeconds": 0}}, (), "/faultTolerance/collectiveTimeoutSeconds"),
+    ("heartbeat-timeout-zero", None, ("heartbeat.timeoutSeconds=0",), "/heartbeat/timeoutSeconds"),
+    ("checkpoint-every-negative", None, ("checkpoint.everySteps=-5",), "/checkpoint/everySteps"),
+    ("checkpoint-read-only-many", {"checkpoint": {"persistence": {"accessMode": "ReadOnlyMany"}}}, (),
+     "/checkpoint/persistence/accessMode"),
+    ("checkpoint-relative-mount-path", {"checkpoint": {"persistence": {"mountPath": "ckpt"}}}, (),
+     "/checkpoint/persistence/mountPath"),
+    ("checkpoint-garbage-size", {"checkpoint": {"persistence": {"size": "lots"}}}, (), "/checkpoint/persistence/size"),
+    ("checkpoint-keep-type", {"checkpoint": {"persistence": {"keep": "yes"}}}, (), "/checkpoint/persistence/keep"),
 ]
 
 

@@ -1,0 +1,188 @@
+{{/*
+pytorch.faultTolerance.wrapper: the `sh -c` words put in front of the launch command (python
+<file> ... or torchrun ...), as a YAML list; empty when the launch runs as it is.
+- launcher=python with faultTolerance.enabled: the group-restart supervisor
+  (pytorch.faultTolerance.supervisor), $0 = pytorch-supervisor.
+- otherwise with heartbeat.enabled: remove the heartbeat files a previous container left in the
+  /tmp emptyDir (they would fail the new container's probes), then exec the launch.
+Usage: {{ $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray }}
+*/}}
+{{- define "pytorch.faultTolerance.wrapper" -}}
+{{- if and .Values.faultTolerance.enabled (eq .Values.launcher "python") -}}
+{{- toYaml (list "sh" "-c" (include "pytorch.faultTolerance.supervisor" .) "pytorch-supervisor") -}}
+{{- else if .Values.heartbeat.enabled -}}
+{{- toYaml (list "sh" "-c" "rm -f \"$HEARTBEAT_FILE\" \"$READY_FILE\"; exec \"$@\"" "pytorch") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.supervisor: the POSIX sh script that runs its arguments ("$@") and
+restarts them as a group: attempt n gets GROUP_RESTART_COUNT=n and MAX_RESTARTS; exit 0 ends it,
+an exit code in faultTolerance.nonRetriableExitCodes ends it with that code, any other code
+restarts it while faultTolerance.maxRestarts allows. TERM or INT stops the attempt with TERM
+(a background job of a non-interactive sh starts with INT ignored, so INT itself could not stop
+it) and exits with its status, never restarting. The text holds no `$$` and no `$(NAME)` that
+Kubernetes would expand in a command.
+Usage: {{ include "pytorch.faultTolerance.supervisor" . }}
+*/}}
+{{- define "pytorch.faultTolerance.supervisor" -}}
+{{- $codes := include "pytorch.faultTolerance.exitCodes" . | fromYamlArray -}}
+max={{ int .Values.faultTolerance.maxRestarts }}
+n=0
+child=
+sig=
+trap 'sig=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
+trap 'sig=INT; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' INT
+while :; do
+  export GROUP_RESTART_COUNT="$n" MAX_RESTARTS="$max"
+  {{- if .Values.heartbeat.enabled }}
+  rm -f "$HEARTBEAT_FILE" "$READY_FILE"
+  {{- end }}
+  "$@" &
+  child=$!
+  [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null
+  wait "$child"
+  rc=$?
+  while [ -n "$sig" ] && kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+  child=
+  [ -z "$sig" ] || exit "$rc"
+  [ "$rc" -ne 0 ] || exit 0
+  {{- if $codes }}
+  case " {{ join " " $codes }} " in *" $rc "*)
+    echo "pytorch-supervisor: attempt $n exited $rc; not retriable" >&2
+    exit "$rc";;
+  esac
+  {{- end }}
+  if [ "$n" -ge "$max" ]; then
+    echo "pytorch-supervisor: attempt $n exited $rc; no restarts left" >&2
+    exit "$rc"
+  fi
+  echo "pytorch-supervisor: attempt $n exited $rc; restart $((n + 1))/$max" >&2
+  n=$((n + 1))
+done
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.exitCodes: faultTolerance.nonRetriableExitCodes as integers in ascending
+order (a podFailurePolicy's onExitCodes values must be sorted), as a YAML list.
+Usage: {{ $codes := include "pytorch.faultTolerance.exitCodes" . | fromYamlArray }}
+*/}}
+{{- define "pytorch.faultTolerance.exitCodes" -}}
+{{- $given := dict -}}
+{{- range .Values.faultTolerance.nonRetriableExitCodes }}{{ $_ := set $given (toString (int .)) true }}{{ end -}}
+{{- $out := list -}}
+{{- range $code := untilStep 1 256 1 }}{{ if hasKey $given (toString $code) }}{{ $out = append $out $code }}{{ end }}{{ end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.torchrunArgs: torchrun's node and rendezvous flags, as a YAML list.
+Static (today's): one node per pod with a fixed rank and rank 0 as the master. Elastic
+(faultTolerance.enabled): c10d rendezvous at rank 0's address, RDZV_ID per release and pod
+revision, --max-restarts, and --nnodes=minNodes:NNODES when 0 < minNodes < the number of pods.
+Usage: {{ $flags := include "pytorch.faultTolerance.torchrunArgs" . | fromYamlArray }}
+*/}}
+{{- define "pytorch.faultTolerance.torchrunArgs" -}}
+{{- if .Values.faultTolerance.enabled -}}
+{{- $min := int .Values.faultTolerance.minNodes -}}
+{{- $nnodes := ternary (printf "%d:$(NNODES)" $min) "$(NNODES)" (and (gt $min 0) (lt $min (include "pytorch.worldSize" . | int))) -}}
+{{- toYaml (list (printf "--nnodes=%s" $nnodes) "--nproc-per-node=$(NPROC_PER_NODE)" "--rdzv-backend=c10d"
+    "--rdzv-endpoint=$(MASTER_ADDR):$(MASTER_PORT)" "--rdzv-id=$(RDZV_ID)"
+    (printf "--max-restarts=%d" (int .Values.faultTolerance.maxRestarts))) -}}
+{{- else -}}
+{{- toYaml (list "--nnodes=$(NNODES)" "--nproc-per-node=$(NPROC_PER_NODE)" "--node-rank=$(NODE_RANK)"
+    "--master-addr=$(MASTER_ADDR)" "--master-port=$(MASTER_PORT)") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.rdzvRevisionFieldPath: the pod label that changes with every revision of
+the workload, for RDZV_ID: the Job's controller-uid, the StatefulSet's controller-revision-hash or
+the Deployment's pod-template-hash. (.Release.Revision in the pod template would restart every
+pod on each upgrade.)
+Usage: {{ include "pytorch.faultTolerance.rdzvRevisionFieldPath" . }}
+*/}}
+{{- define "pytorch.faultTolerance.rdzvRevisionFieldPath" -}}
+{{- $label := "pod-template-hash" -}}
+{{- if .Values.job.enabled }}{{ $label = "batch.kubernetes.io/controller-uid" }}
+{{- else if eq .Values.mode "distributed" }}{{ $label = "controller-revision-hash" }}{{ end -}}
+{{- printf "metadata.labels['%s']" $label -}}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.env: the fault-tolerance part of the PyTorch container's environment:
+PG_TIMEOUT_SECONDS and NCCL's error handling, heartbeat watchdog and its timeout (always; a
+variable that torchEnv or an extraEnvVars item sets itself is left to it), HEARTBEAT_FILE and
+READY_FILE (heartbeat.enabled), CHECKPOINT_EVERY (checkpoint.everySteps > 0), and RDZV_REVISION
+and RDZV_ID (torchrun elastic).
+Usage: {{ include "pytorch.faultTolerance.env" . }}
+*/}}
+{{- define "pytorch.faultTolerance.env" -}}
+{{- $timeout := toString (int .Values.faultTolerance.collectiveTimeoutSeconds) -}}
+{{- $always := list (list "PG_TIMEOUT_SECONDS" $timeout) (list "TORCH_NCCL_ASYNC_ERROR_HANDLING" "3")
+    (list "TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC" $timeout) (list "TORCH_NCCL_ENABLE_MONITORING" "1") -}}
+{{- range $always }}
+{{- if not (include "pytorch.userSetsEnv" (dict "name" (index . 0) "context" $)) }}
+- name: {{ index . 0 }}
+  value: {{ index . 1 | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.heartbeat.enabled }}
+- name: HEARTBEAT_FILE
+  value: /tmp/pytorch-heartbeat/alive
+- name: READY_FILE
+  value: /tmp/pytorch-heartbeat/ready
+{{- end }}
+{{- if gt (int .Values.checkpoint.everySteps) 0 }}
+- name: CHECKPOINT_EVERY
+  value: {{ int .Values.checkpoint.everySteps | quote }}
+{{- end }}
+{{- if and .Values.faultTolerance.enabled (eq .Values.launcher "torchrun") }}
+- name: RDZV_REVISION
+  valueFrom:
+    fieldRef:
+      fieldPath: {{ include "pytorch.faultTolerance.rdzvRevisionFieldPath" . }}
+- name: RDZV_ID
+  value: {{ printf "%s-$(RDZV_REVISION)" .Release.Name | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.probe: the heartbeat exec probe for `name` (livenessProbe: HEARTBEAT_FILE
+absent or younger than heartbeat.timeoutSeconds; readinessProbe: READY_FILE exists), the
+`exec:` block only. Exec probes are not $(NAME)-expanded; they see the container's environment.
+Usage: {{ include "pytorch.faultTolerance.probe" (dict "name" "livenessProbe" "context" $) }}
+*/}}
+{{- define "pytorch.faultTolerance.probe" -}}
+{{- $command := list "test" "-e" "/tmp/pytorch-heartbeat/ready" -}}
+{{- if eq .name "livenessProbe" -}}
+{{- $command = list "sh" "-c" (printf "[ ! -e \"$HEARTBEAT_FILE\" ] || [ $(( $(date +%%s) - $(stat -c %%Y \"$HEARTBEAT_FILE\") )) -lt %d ]" (int .context.Values.heartbeat.timeoutSeconds)) -}}
+{{- end -}}
+exec:
+  command:
+    {{- toYaml $command | nindent 4 }}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.podFailureRules: the Job's podFailurePolicy rules that fault tolerance
+adds after job.podFailurePolicy.rules: FailJob when the pytorch container exits with one of
+faultTolerance.nonRetriableExitCodes (no retry, backoffLimit untouched); a YAML list.
+Usage: {{ $rules := include "pytorch.faultTolerance.podFailureRules" . | fromYamlArray }}
+*/}}
+{{- define "pytorch.faultTolerance.podFailureRules" -}}
+{{- $codes := include "pytorch.faultTolerance.exitCodes" . | fromYamlArray -}}
+{{- $rules := list -}}
+{{- if $codes -}}
+{{- $rules = append $rules (dict "action" "FailJob" "onExitCodes" (dict "containerName" "pytorch" "operator" "In" "values" $codes)) -}}
+{{- end -}}
+{{- toYaml $rules -}}
+{{- end -}}
+
+{{/*
+pytorch.checkpoint.claimName: the claim mounted at checkpoint.persistence.mountPath:
+checkpoint.persistence.existingClaim, or the chart's <fullname>-checkpoints.
+Usage: {{ include "pytorch.checkpoint.claimName" . }}
+*/}}
+{{- define "pytorch.checkpoint.claimName" -}}
+{{- default (printf "%s-checkpoints" (include "pytorch.fullname" .)) .Values.checkpoint.persistence.existingClaim -}}
+{{- end -}}

@@ -1,0 +1,282 @@
+"""templates/_faulttolerance.tpl: group restart (faultTolerance.*: the python supervisor, elastic
+torchrun), collective timeouts, heartbeat probes (heartbeat.*), CHECKPOINT_EVERY and the checkpoint
+claim's name. Level: render; the supervisor and the liveness command also run here under sh."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness.pods import expand, pod_envs
+from harness.presets import CODE, JOB, SHARED_CLAIM, TORCHRUN, distributed, merge
+
+FT = {"faultTolerance": {"enabled": True}}
+HEARTBEAT = {"heartbeat": {"enabled": True}}
+WITH_ARGS = merge(CODE, {"entrypoint": {"args": ["--epochs", "2"]}})
+RM_EXEC = 'rm -f "$HEARTBEAT_FILE" "$READY_FILE"; exec "$@"'
+LIVENESS = '[ ! -e "$HEARTBEAT_FILE" ] || [ $(( $(date +%s) - $(stat -c %Y "$HEARTBEAT_FILE") )) -lt {} ]'
+
+
+def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> str:
+    """The supervisor script the chart renders, written out line by line."""
+    rm = '\n  rm -f "$HEARTBEAT_FILE" "$READY_FILE"' if heartbeat else ""
+    case = (f'\n  case " {codes} " in *" $rc "*)\n'
+            '    echo "pytorch-supervisor: attempt $n exited $rc; not retriable" >&2\n'
+            '    exit "$rc";;\n'
+            '  esac') if codes else ""
+    return (f"max={max_restarts}\n"
+            "n=0\n"
+            "child=\n"
+            "sig=\n"
+            """trap 'sig=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM\n"""
+            """trap 'sig=INT; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' INT\n"""
+            "while :; do\n"
+            '  export GROUP_RESTART_COUNT="$n" MAX_RESTARTS="$max"'
+            f"{rm}\n"
+            '  "$@" &\n'
+            "  child=$!\n"
+            '  [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null\n'
+            '  wait "$child"\n'
+            "  rc=$?\n"
+            '  while [ -n "$sig" ] && kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done\n'
+            "  child=\n"
+            '  [ -z "$sig" ] || exit "$rc"\n'
+            '  [ "$rc" -ne 0 ] || exit 0'
+            f"{case}\n"
+            '  if [ "$n" -ge "$max" ]; then\n'
+            '    echo "pytorch-supervisor: attempt $n exited $rc; no restarts left" >&2\n'
+            '    exit "$rc"\n'
+            "  fi\n"
+            '  echo "pytorch-supervisor: attempt $n exited $rc; restart $((n + 1))/$max" >&2\n'
+            "  n=$((n + 1))\n"
+            "done")
+
+
+def env_entries(container: dict, *names: str) -> list[dict]:
+    """The container's env entries with these names, in render order."""
+    return [e for e in container["env"] if e["name"] in names]
+
+
+# --- command: the python supervisor -----------------------------------------------------------
+
+def test_should_run_python_under_the_supervisor_with_fault_tolerance(render):
+    c = render(merge(WITH_ARGS, {"faultTolerance": {"enabled": True, "maxRestarts": 2,
+                                                    "nonRetriableExitCodes": [3, 2]}})).container()
+    assert c["command"] == ["sh", "-c", supervisor(2, "2 3"), "pytorch-supervisor",
+                            "python", "/app/train.py", "--epochs", "2"]
+    assert "args" not in c
+
+
+def test_should_leave_out_the_exit_code_case_without_non_retriable_codes(render):
+    assert render(merge(CODE, FT)).container()["command"] == [
+        "sh", "-c", supervisor(3), "pytorch-supervisor", "python", "/app/train.py"]
+
+
+def test_should_remove_stale_heartbeat_files_before_every_attempt(render):
+    c = render(merge(CODE, FT, HEARTBEAT, {"faultTolerance": {"nonRetriableExitCodes": [2]}})).container()
+    assert c["command"][2] == supervisor(3, "2", heartbeat=True)
+
+
+def test_should_keep_the_supervisor_script_as_written_through_kubernetes_expansion(render):
+    m = render(merge(CODE, FT, HEARTBEAT, distributed(2), {"faultTolerance": {"nonRetriableExitCodes": [2]}}))
+    script = m.container()["command"][2]
+    assert "$$" not in script
+    for env in pod_envs(m["StatefulSet"]):
+        assert expand(script, env) == script
+
+
+def test_should_not_wrap_sleep_infinity(render):
+    c = render(merge(FT, HEARTBEAT)).container()
+    assert c["command"] == ["sleep", "infinity"] and "args" not in c
+
+
+def test_should_wrap_python_in_rm_then_exec_with_heartbeat_alone(render):
+    c = render(merge(WITH_ARGS, HEARTBEAT)).container()
+    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "python", "/app/train.py", "--epochs", "2"]
+    assert "args" not in c
+
+
+# --- command: torchrun -----------------------------------------------------------------------
+
+ELASTIC = merge(WITH_ARGS, TORCHRUN, distributed(6), {"port": 23456, "faultTolerance": {
+    "enabled": True, "minNodes": 4, "maxRestarts": 5}})
+ELASTIC_ARGS = ["--nnodes=4:$(NNODES)", "--nproc-per-node=$(NPROC_PER_NODE)", "--rdzv-backend=c10d",
+                "--rdzv-endpoint=$(MASTER_ADDR):$(MASTER_PORT)", "--rdzv-id=$(RDZV_ID)", "--max-restarts=5",
+                "/app/train.py", "--epochs", "2"]
+
+
+def test_should_launch_elastic_torchrun_with_fault_tolerance(render):
+    m = render(ELASTIC)
+    c = m.container()
+    assert c["command"] == ["torchrun"] and c["args"] == ELASTIC_ARGS
+    for env in pod_envs(m["StatefulSet"]):
+        assert [expand(a, env) for a in c["args"]][:6] == [
+            "--nnodes=4:6", "--nproc-per-node=1", "--rdzv-backend=c10d",
+            "--rdzv-endpoint=rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local:23456",
+            "--rdzv-id=rel-rel-pytorch-podsim", "--max-restarts=5"]
+
+
+@pytest.mark.parametrize("min_nodes", [0, 6])
+def test_should_give_a_fixed_node_count_unless_min_nodes_is_below_the_pods(render, min_nodes):
+    args = render(merge(ELASTIC, {"faultTolerance": {"minNodes": min_nodes}})).container()["args"]
+    assert args[0] == "--nnodes=$(NNODES)" and args[1:] == ELASTIC_ARGS[1:]
+
+
+def test_should_pass_extra_torchrun_args_after_the_rendezvous_flags(render):
+    args = render(merge(ELASTIC, {"torchrun": {"extraArgs": ["--log-dir", "/tmp/logs"]}})).container()["args"]
+    assert args == ELASTIC_ARGS[:6] + ["--log-dir", "/tmp/logs"] + ELASTIC_ARGS[6:]
+
+
+def test_should_wrap_elastic_torchrun_in_rm_then_exec_with_heartbeat(render):
+    c = render(merge(ELASTIC, HEARTBEAT)).container()
+    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "torchrun", *ELASTIC_ARGS] and "args" not in c
+
+
+def test_should_wrap_static_torchrun_in_rm_then_exec_with_heartbeat(render):
+    c = render(merge(WITH_ARGS, TORCHRUN, distributed(2), HEARTBEAT)).container()
+    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "torchrun", "--nnodes=$(NNODES)",
+                            "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
+                            "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)",
+                            "/app/train.py", "--epochs", "2"]
+
+
+# --- environment -----------------------------------------------------------------------------
+
+TIMEOUTS = ("PG_TIMEOUT_SECONDS", "TORCH_NCCL_ASYNC_ERROR_HANDLING", "TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC",
+            "TORCH_NCCL_ENABLE_MONITORING")
+
+
+def test_should_always_set_collective_timeouts(default, distributed):
+    for m in (default, distributed):
+        assert env_entries(m.container(), *TIMEOUTS) == [
+            {"name": "PG_TIMEOUT_SECONDS", "value": "300"}, {"name": "TORCH_NCCL_ASYNC_ERROR_HANDLING", "value": "3"},
+            {"name": "TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "value": "300"},
+            {"name": "TORCH_NCCL_ENABLE_MONITORING", "value": "1"}]
+
+
+def test_should_take_the_collective_timeout_from_values(render):
+    env = render({"faultTolerance": {"collectiveTimeoutSeconds": 1800}}).env()
+    assert (env["PG_TIMEOUT_SECONDS"], env["TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC"]) == ("1800", "1800")
+
+
+def test_should_leave_a_timeout_variable_to_torch_env_or_extra_env_vars(render):
+    c = render({"torchEnv": {"TORCH_NCCL_ASYNC_ERROR_HANDLING": 1},
+                "extraEnvVars": [{"name": "PG_TIMEOUT_SECONDS", "value": "60"}]}).container()
+    assert env_entries(c, *TIMEOUTS) == [
+        {"name": "TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "value": "300"},
+        {"name": "TORCH_NCCL_ENABLE_MONITORING", "value": "1"},
+        {"name": "TORCH_NCCL_ASYNC_ERROR_HANDLING", "value": "1"}, {"name": "PG_TIMEOUT_SECONDS", "value": "60"}]
+
+
+def test_should_set_heartbeat_files_only_with_heartbeat(default, render):
+    assert env_entries(render(HEARTBEAT).container(), "HEARTBEAT_FILE", "READY_FILE") == [
+        {"name": "HEARTBEAT_FILE", "value": "/tmp/pytorch-heartbeat/alive"},
+        {"name": "READY_FILE", "value": "/tmp/pytorch-heartbeat/ready"}]
+    assert not {"HEARTBEAT_FILE", "READY_FILE"} & default.env().keys()
+
+
+def test_should_set_checkpoint_every_only_when_above_zero(default, render):
+    assert render({"checkpoint": {"everySteps": 500}}).env()["CHECKPOINT_EVERY"] == "500"
+    assert "CHECKPOINT_EVERY" not in default.env()
+
+
+@pytest.mark.parametrize("mode,label", [
+    ({}, "pod-template-hash"),
+    (distributed(3), "controller-revision-hash"),
+    (merge(distributed(3), JOB, SHARED_CLAIM), "batch.kubernetes.io/controller-uid"),
+])
+def test_should_name_the_rendezvous_after_release_and_pod_revision(render, mode, label):
+    c = render(merge(CODE, TORCHRUN, FT, mode)).container()
+    assert env_entries(c, "RDZV_REVISION", "RDZV_ID") == [
+        {"name": "RDZV_REVISION", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{label}']"}}},
+        {"name": "RDZV_ID", "value": "rel-$(RDZV_REVISION)"}]
+
+
+@pytest.mark.parametrize("values", [merge(CODE, FT), merge(CODE, TORCHRUN)], ids=["python", "static-torchrun"])
+def test_should_set_no_rendezvous_id_without_elastic_torchrun(render, values):
+    assert not {"RDZV_REVISION", "RDZV_ID"} & render(values).env().keys()
+
+
+def test_should_give_each_job_pod_the_same_rendezvous_id(render):
+    m = render(merge(CODE, TORCHRUN, FT, distributed(3), JOB, SHARED_CLAIM))
+    assert {env["RDZV_ID"] for env in pod_envs(m["Job"])} == {"rel-uid-rel-pytorch"}
+
+
+# --- probes ----------------------------------------------------------------------------------
+
+def test_should_probe_progress_with_heartbeat(render):
+    c = render(merge(HEARTBEAT, {"livenessProbe": {"periodSeconds": 17}, "readinessProbe": {"failureThreshold": 9}})).container()
+    assert c["livenessProbe"] == {"exec": {"command": ["sh", "-c", LIVENESS.format(300)]}, "initialDelaySeconds": 5,
+                                  "periodSeconds": 17, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5}
+    assert c["readinessProbe"] == {"exec": {"command": ["test", "-e", "/tmp/pytorch-heartbeat/ready"]},
+                                   "initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 5,
+                                   "successThreshold": 1, "failureThreshold": 9}
+
+
+def test_should_take_the_heartbeat_timeout_from_values(render):
+    c = render({"heartbeat": {"enabled": True, "timeoutSeconds": 90}}).container()
+    assert c["livenessProbe"]["exec"]["command"][2] == LIVENESS.format(90)
+
+
+def test_should_let_custom_and_disabled_probes_win_over_heartbeat(render):
+    c = render(merge(HEARTBEAT, {"customLivenessProbe": {"tcpSocket": {"port": 49875}},
+                                 "readinessProbe": {"enabled": False}})).container()
+    assert c["livenessProbe"] == {"tcpSocket": {"port": 49875}} and "readinessProbe" not in c
+
+
+@pytest.mark.parametrize("age,passes", [(None, True), (0, True), (100, True), (400, False)])
+def test_should_fail_liveness_only_on_a_stale_heartbeat(tmp_path, age, passes):
+    beat = tmp_path / "alive"
+    if age is not None:
+        beat.touch()
+        os.utime(beat, (time.time() - age, time.time() - age))
+    proc = subprocess.run(["sh", "-c", LIVENESS.format(300)], env={**os.environ, "HEARTBEAT_FILE": str(beat)})
+    assert (proc.returncode == 0) is passes
+
+
+# --- the supervisor at work (sh here; the child is a small sh script) -------------------------
+
+def run_supervisor(render, values: dict, child: str, tmp_path) -> subprocess.CompletedProcess:
+    head = render(merge(CODE, FT, values)).container()["command"][:4]
+    return subprocess.run([*head, "sh", "-c", child], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "STATE": str(tmp_path)})
+
+
+def test_should_restart_the_group_until_it_succeeds(render, tmp_path):
+    child = 'echo "$GROUP_RESTART_COUNT/$MAX_RESTARTS" >>"$STATE/attempts"; [ "$GROUP_RESTART_COUNT" -ge 2 ]'
+    proc = run_supervisor(render, {"faultTolerance": {"maxRestarts": 4}}, child, tmp_path)
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 1; restart 1/4",
+                                        "pytorch-supervisor: attempt 1 exited 1; restart 2/4"]
+    assert (tmp_path / "attempts").read_text().split() == ["0/4", "1/4", "2/4"]
+
+
+def test_should_stop_with_the_code_when_there_are_no_restarts_left(render, tmp_path):
+    proc = run_supervisor(render, {"faultTolerance": {"maxRestarts": 1}}, "exit 5", tmp_path)
+    assert proc.returncode == 5
+    assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 5; restart 1/1",
+                                        "pytorch-supervisor: attempt 1 exited 5; no restarts left"]
+
+
+def test_should_never_retry_a_non_retriable_exit_code(render, tmp_path):
+    proc = run_supervisor(render, {"faultTolerance": {"nonRetriableExitCodes": [2, 23]}}, "exit 23", tmp_path)
+    assert proc.returncode == 23
+    assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 23; not retriable"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_should_stop_the_attempt_on_a_signal_and_exit_with_its_status(render, tmp_path, sig):
+    child = "trap 'echo TERM >\"$STATE/got\"; exit 7' TERM; touch \"$STATE/up\"; while :; do sleep 0.05; done"
+    head = render(merge(CODE, FT)).container()["command"][:4]
+    proc = subprocess.Popen([*head, "sh", "-c", child], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "STATE": str(tmp_path)})
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "up").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the attempt did not start"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=20) == 7
+    assert (tmp_path / "got").read_text() == "TERM\n" and proc.stderr.read() == ""
