@@ -6,8 +6,8 @@ one self-contained file per kind, named as its local path template names it
 (`v1.30.0-standalone-strict/deployment-apps-v1.json`). write() copies each top-level kind with the
 definitions it reaches (transitively) under its own `$defs`, for each Kubernetes version asked, and
 writes the kinds of the test CRDs in tests/data/crds/ (PodMonitor, the two PodGroups) the same way
-into `v1.30.0-crds/`, so kubeconform checks every object the chart renders and skips none. A stamp (the package's version
-and the CRDs' hash) makes a second call with the same inputs a no-op.
+into `v1.30.0-crds/`, so kubeconform checks every object the chart renders and skips none. A
+stamp (the package's version, the versions and the CRDs' hash) makes a second call a no-op.
 """
 from __future__ import annotations
 

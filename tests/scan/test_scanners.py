@@ -8,7 +8,6 @@ to a folder; kube-score and kubeconform run once per scenario and version, check
 """
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
