@@ -35,12 +35,12 @@ XDIST ?= -n 2 --dist loadgroup
 
 # The real-node suite runs on its own after the others, in one process: its containers
 # need the CPU, and its one cluster must not be started from two workers.
-test: setup ## Set up, then run every test (unit, dist, cluster, runtime, then node)
+test: setup ## Set up, then run every test (unit, scan, dist, cluster, runtime, then node)
 	$(PYTEST) $(XDIST) -m "not node" $(PYTEST_ARGS)
 	$(PYTEST) -m "node and not bench" $(PYTEST_ARGS)
 
 unit: tools venv ## Run only the render/unit tests
-	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node" $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node and not scan" $(PYTEST_ARGS)
 
 lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 	helm lint --strict .

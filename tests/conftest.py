@@ -39,7 +39,7 @@ def distributed():
     return _render.render(None, "mode=distributed", "worldSize=4")
 
 
-_SERIAL_GROUPS = ("node", "cluster", "runtime", "dist")
+_SERIAL_GROUPS = ("node", "cluster", "runtime", "dist", "scan")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -30,3 +30,12 @@ def test_should_resolve_master_service_in_standalone_mode(render):
 @pytest.mark.parametrize("sets", [(), ("mode=distributed", "worldSize=2")])
 def test_should_run_hook_under_restricted_pod_security(render, sets):
     assert restricted_violations(hook(render(None, *sets, show_tests=True))["spec"]) == []
+
+
+def test_should_bound_hook_resources_and_run_as_nobody_group(render):
+    pod = hook(render(None, "mode=distributed", "worldSize=2", show_tests=True))
+    assert pod["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "1Mi"},
+        "limits": {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "32Mi"},
+    }
+    assert (pod["spec"]["securityContext"]["runAsUser"], pod["spec"]["securityContext"]["runAsGroup"]) == (65534, 65534)
