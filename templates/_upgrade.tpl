@@ -1,0 +1,96 @@
+{{/*
+Upgrades that Kubernetes cannot apply in place. The API server refuses to change a Job's pod
+template or a StatefulSet's volumeClaimTemplates, and helm then prints the whole object as a Go
+struct (over 10 KB on one line). These helpers look up the live object (`lookup` finds nothing
+under `helm template` and client-side dry runs, so renders are unchanged) and, when the upgrade
+would change such a field, fail before anything is sent, with one line that names the key and
+the way out (README: "Upgrading").
+*/}}
+
+{{/*
+pytorch.upgrade.jobChecksum: sha256 of what Kubernetes never changes in a created Job: its pod
+template, completion mode, success policy and pod failure policy. The Job carries it as its
+checksum/pod-template annotation.
+Usage: {{ include "pytorch.upgrade.jobChecksum" (dict "template" $template "spec" $immutable) }}
+*/}}
+{{- define "pytorch.upgrade.jobChecksum" -}}
+{{- list .template .spec | toJson | sha256sum -}}
+{{- end -}}
+
+{{/*
+pytorch.upgrade.checkJob: looks up the release's Job and checks it (pytorch.upgrade.compareJob).
+Usage: {{ include "pytorch.upgrade.checkJob" (dict "checksum" $checksum "context" $) }}
+*/}}
+{{- define "pytorch.upgrade.checkJob" -}}
+{{- $live := lookup "batch/v1" "Job" .context.Release.Namespace (include "pytorch.fullname" .context) -}}
+{{- include "pytorch.upgrade.compareJob" (dict "live" $live "checksum" .checksum "context" .context) -}}
+{{- end -}}
+
+{{/*
+pytorch.upgrade.compareJob: fails when the live Job `live` (empty: none) exists and its
+checksum/pod-template annotation differs from `checksum` (a Job from a chart before 1.1.0 has
+none; its pods differ from this chart's). A finished Job does not run again either: the way out
+is to delete it.
+Usage: {{ include "pytorch.upgrade.compareJob" (dict "live" $live "checksum" $checksum "context" $) }}
+*/}}
+{{- define "pytorch.upgrade.compareJob" -}}
+{{- $ := .context -}}
+{{- $name := include "pytorch.fullname" $ -}}
+{{- $live := .live -}}
+{{- if and $live (ne (dig "metadata" "annotations" "checksum/pod-template" "" $live) .checksum) -}}
+{{- fail (printf "job.enabled: the Job %s exists and Kubernetes cannot change its pods (entrypoint, worldSize, image, env, resources...); delete it first: kubectl delete job -n %s %s, then upgrade again" $name $.Release.Namespace $name) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.upgrade.checkStatefulSet: looks up the release's StatefulSet and checks it
+(pytorch.upgrade.compareStatefulSet).
+Usage: {{ include "pytorch.upgrade.checkStatefulSet" (dict "perRankClaims" $perRankClaims "context" $) }}
+*/}}
+{{- define "pytorch.upgrade.checkStatefulSet" -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .context.Release.Namespace (include "pytorch.fullname" .context) -}}
+{{- include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRankClaims" .perRankClaims "context" .context) -}}
+{{- end -}}
+
+{{/*
+pytorch.upgrade.compareStatefulSet: fails when the live StatefulSet `live` (empty: none) exists
+and its per-rank claim template would change: claims added or removed (persistence.enabled,
+existingClaim or a shared accessMode), persistence.size, accessMode, storageClass or annotations.
+Usage: {{ include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRankClaims" $perRankClaims "context" $) }}
+*/}}
+{{- define "pytorch.upgrade.compareStatefulSet" -}}
+{{- $ := .context -}}
+{{- $name := include "pytorch.fullname" $ -}}
+{{- $live := .live -}}
+{{- if $live -}}
+{{- $ns := $.Release.Namespace -}}
+{{- $orphan := printf "kubectl delete statefulset -n %s %s --cascade=orphan (its pods keep running)" $ns $name -}}
+{{- $claims := dig "spec" "volumeClaimTemplates" (list) $live -}}
+{{- if ne (len $claims) (ternary 1 0 .perRankClaims) -}}
+{{- $key := "persistence" -}}
+{{- if not .perRankClaims -}}
+{{- $key = ternary "persistence.enabled" (ternary "persistence.existingClaim" "persistence.accessMode" (not (empty $.Values.persistence.existingClaim))) (not $.Values.persistence.enabled) -}}
+{{- end -}}
+{{- $had := ternary "has per-rank claims" "has no per-rank claims" (gt (len $claims) 0) -}}
+{{- fail (printf "%s: the StatefulSet %s %s and its volumeClaimTemplates cannot change; keep the old persistence values, or %s, then upgrade again (claims made before stay, unused)" $key $name $had $orphan) -}}
+{{- end -}}
+{{- if .perRankClaims -}}
+{{- $old := index $claims 0 -}}
+{{- $want := include "pytorch.claimSpec" $ | fromYaml -}}
+{{- $claim := printf "data-%s-<rank>" $name -}}
+{{- $oldSize := toString (dig "spec" "resources" "requests" "storage" "" $old) -}}
+{{- $oldModes := dig "spec" "accessModes" (list) $old -}}
+{{- $oldClass := toString (dig "spec" "storageClassName" "" $old) -}}
+{{- $oldAnnotations := dig "metadata" "annotations" (dict) $old -}}
+{{- if ne $oldSize (toString $.Values.persistence.size) -}}
+{{- fail (printf "persistence.size: the StatefulSet %s's claims are %s and its volumeClaimTemplates cannot change; resize each claim (kubectl patch pvc -n %s %s -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"%s\"}}}}', if its StorageClass allows expansion), then %s, then upgrade again" $name $oldSize $ns $claim (toString $.Values.persistence.size) $orphan) -}}
+{{- else if ne (toJson $oldModes) (toJson $want.accessModes) -}}
+{{- fail (printf "persistence.accessMode: the StatefulSet %s's claims are %s and neither a claim nor volumeClaimTemplates can change it; keep %s, or delete the StatefulSet and its claims (their data goes): kubectl delete statefulset -n %s %s, kubectl delete pvc -n %s -l app.kubernetes.io/instance=%s, then upgrade again" $name (join "," $oldModes) (join "," $oldModes) $ns $name $ns $.Release.Name) -}}
+{{- else if ne $oldClass (toString (default "" $want.storageClassName)) -}}
+{{- fail (printf "persistence.storageClass: the StatefulSet %s's claims use %s and neither a claim nor volumeClaimTemplates can change it; keep it, or delete the StatefulSet and its claims (their data goes): kubectl delete statefulset -n %s %s, kubectl delete pvc -n %s -l app.kubernetes.io/instance=%s, then upgrade again" $name (ternary "the cluster's default StorageClass" (printf "the StorageClass %s" $oldClass) (empty $oldClass)) $ns $name $ns $.Release.Name) -}}
+{{- else if ne (toJson $oldAnnotations) (toJson (default (dict) $.Values.persistence.annotations)) -}}
+{{- fail (printf "persistence.annotations: the StatefulSet %s's claim template cannot change; annotate the claims with kubectl annotate pvc -n %s %s, then %s, then upgrade again" $name $ns $claim $orphan) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
