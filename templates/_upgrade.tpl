@@ -71,8 +71,11 @@ Usage: {{ include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRa
 {{- if not .perRankClaims -}}
 {{- $key = ternary "persistence.enabled" (ternary "persistence.existingClaim" "persistence.accessMode" (not (empty $.Values.persistence.existingClaim))) (not $.Values.persistence.enabled) -}}
 {{- end -}}
-{{- $had := ternary "has per-rank claims" "has no per-rank claims" (gt (len $claims) 0) -}}
-{{- fail (printf "%s: the StatefulSet %s %s and its volumeClaimTemplates cannot change; keep the old persistence values, or %s, then upgrade again (claims made before stay, unused)" $key $name $had $orphan) -}}
+{{- if .perRankClaims -}}
+{{- /* Pods adopted after --cascade=orphan would keep their volumes: the StatefulSet controller cannot add a claim to a pod. */ -}}
+{{- fail (printf "%s: the StatefulSet %s has no per-rank claims and its volumeClaimTemplates cannot change; keep the old persistence values, or delete it (its pods start again, with claims): kubectl delete statefulset -n %s %s, then upgrade again" $key $name $ns $name) -}}
+{{- end -}}
+{{- fail (printf "%s: the StatefulSet %s has per-rank claims and its volumeClaimTemplates cannot change; keep the old persistence values, or %s, then upgrade again (claims made before stay, unused)" $key $name $orphan) -}}
 {{- end -}}
 {{- if .perRankClaims -}}
 {{- $old := index $claims 0 -}}
@@ -89,7 +92,14 @@ Usage: {{ include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRa
 {{- else if ne $oldClass (toString (default "" $want.storageClassName)) -}}
 {{- fail (printf "persistence.storageClass: the StatefulSet %s's claims use %s and neither a claim nor volumeClaimTemplates can change it; keep it, or delete the StatefulSet and its claims (their data goes): kubectl delete statefulset -n %s %s, kubectl delete pvc -n %s -l app.kubernetes.io/instance=%s, then upgrade again" $name (ternary "the cluster's default StorageClass" (printf "the StorageClass %s" $oldClass) (empty $oldClass)) $ns $name $ns $.Release.Name) -}}
 {{- else if ne (toJson $oldAnnotations) (toJson (default (dict) $.Values.persistence.annotations)) -}}
-{{- fail (printf "persistence.annotations: the StatefulSet %s's claim template cannot change; annotate the claims with kubectl annotate pvc -n %s %s, then %s, then upgrade again" $name $ns $claim $orphan) -}}
+{{- $pairs := list -}}
+{{- range $key, $value := $.Values.persistence.annotations -}}
+{{- $pairs = append $pairs (printf "%s=%v" $key $value) -}}
+{{- end -}}
+{{- range $key, $value := $oldAnnotations -}}
+{{- if not (hasKey (default (dict) $.Values.persistence.annotations) $key) }}{{ $pairs = append $pairs (printf "%s-" $key) }}{{ end -}}
+{{- end -}}
+{{- fail (printf "persistence.annotations: the StatefulSet %s's claim template cannot change; annotate each claim (kubectl annotate pvc -n %s %s --overwrite %s), then %s, then upgrade again" $name $ns $claim (join " " $pairs) $orphan) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -124,8 +124,13 @@ def compare_sts(probe, claims: list[str], values: dict, error: bool = True):
      "neither a claim nor volumeClaimTemplates can change it; keep it, or delete the StatefulSet and its claims "
      f"(their data goes): {RECREATE}"),
     ([claim_template()], {"persistence": {"annotations": {"backup": "daily"}}},
-     "persistence.annotations: the StatefulSet rel-pytorch's claim template cannot change; annotate the claims "
-     f"with kubectl annotate pvc -n ml data-rel-pytorch-<rank>, then {ORPHAN}, then upgrade again"),
+     "persistence.annotations: the StatefulSet rel-pytorch's claim template cannot change; annotate each claim "
+     f"(kubectl annotate pvc -n ml data-rel-pytorch-<rank> --overwrite backup=daily), then {ORPHAN}, then "
+     "upgrade again"),
+    ([claim_template(annotations='{"backup": "daily"}')], {"persistence": {"annotations": {"tier": "hot"}}},
+     "persistence.annotations: the StatefulSet rel-pytorch's claim template cannot change; annotate each claim "
+     f"(kubectl annotate pvc -n ml data-rel-pytorch-<rank> --overwrite tier=hot backup-), then {ORPHAN}, then "
+     "upgrade again"),
     ([claim_template()], SHARED_CLAIM,
      "persistence.accessMode: the StatefulSet rel-pytorch has per-rank claims and its volumeClaimTemplates "
      f"cannot change; keep the old persistence values, or {ORPHAN}, then upgrade again (claims made before "
@@ -139,10 +144,10 @@ def compare_sts(probe, claims: list[str], values: dict, error: bool = True):
      f"cannot change; keep the old persistence values, or {ORPHAN}, then upgrade again (claims made before "
      "stay, unused)"),
     ([], {},
-     "persistence: the StatefulSet rel-pytorch has no per-rank claims and its volumeClaimTemplates "
-     f"cannot change; keep the old persistence values, or {ORPHAN}, then upgrade again (claims made before "
-     "stay, unused)"),
-], ids=["size", "accessMode", "storageClass", "storageClass-default", "annotations", "to-shared", "to-none",
+     "persistence: the StatefulSet rel-pytorch has no per-rank claims and its volumeClaimTemplates cannot "
+     "change; keep the old persistence values, or delete it (its pods start again, with claims): "
+     "kubectl delete statefulset -n ml rel-pytorch, then upgrade again"),
+], ids=["size", "accessMode", "storageClass", "storageClass-default", "annotations", "annotations-removed", "to-shared", "to-none",
         "to-existing", "from-none"])
 def test_should_refuse_to_change_the_claim_template_of_an_existing_statefulset(probe, claims, values, expected):
     message = compare_sts(probe, claims, values)
