@@ -85,7 +85,7 @@ Usage: {{ include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRa
 {{- $oldModes := dig "spec" "accessModes" (list) $old -}}
 {{- $oldClass := toString (dig "spec" "storageClassName" "" $old) -}}
 {{- $oldAnnotations := dig "metadata" "annotations" (dict) $old -}}
-{{- if ne $oldSize (toString $.Values.persistence.size) -}}
+{{- if not (include "pytorch.upgrade.sameQuantity" (list $oldSize $.Values.persistence.size)) -}}
 {{- fail (printf "persistence.size: the StatefulSet %s's claims are %s and its volumeClaimTemplates cannot change; resize each claim (kubectl patch pvc -n %s %s -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"%s\"}}}}', if its StorageClass allows expansion), then %s, then upgrade again" $name $oldSize $ns $claim (toString $.Values.persistence.size) $orphan) -}}
 {{- else if ne (toJson $oldModes) (toJson $want.accessModes) -}}
 {{- fail (printf "persistence.accessMode: the StatefulSet %s's claims are %s and neither a claim nor volumeClaimTemplates can change it; keep %s, or delete the StatefulSet and its claims (their data goes): kubectl delete statefulset -n %s %s, kubectl delete pvc -n %s -l app.kubernetes.io/instance=%s, then upgrade again" $name (join "," $oldModes) (join "," $oldModes) $ns $name $ns $.Release.Name) -}}
@@ -103,4 +103,32 @@ Usage: {{ include "pytorch.upgrade.compareStatefulSet" (dict "live" $live "perRa
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+pytorch.upgrade.sameQuantity: "true" when two Kubernetes quantities are the same amount; the API
+server stores its canonical form (1.5Gi comes back as 1536Mi). A form this does not read (an
+exponent) is compared as written.
+Usage: {{ if include "pytorch.upgrade.sameQuantity" (list "1.5Gi" "1536Mi") }}
+*/}}
+{{- define "pytorch.upgrade.sameQuantity" -}}
+{{- $units := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "m" 0.001 "k" 1000.0 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 -}}
+{{- $amounts := list -}}
+{{- range . -}}
+{{- $q := toString . | trim -}}
+{{- $number := regexFind "^[+]?([0-9]+[.]?[0-9]*|[.][0-9]+)" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- if and $number (hasKey $units $unit) -}}
+{{- $amounts = append $amounts (mulf (float64 $number) (get $units $unit)) -}}
+{{- else -}}
+{{- $amounts = append $amounts $q -}}
+{{- end -}}
+{{- end -}}
+{{- $a := index $amounts 0 -}}
+{{- $b := index $amounts 1 -}}
+{{- if and (kindIs "float64" $a) (kindIs "float64" $b) -}}
+{{- /* The API server rounds a fraction of a byte up. */ -}}
+{{- $diff := subf $a $b -}}
+{{- if and (lt $diff 1.0) (gt $diff -1.0) }}true{{ end -}}
+{{- else if eq (toString $a) (toString $b) }}true{{ end -}}
 {{- end -}}

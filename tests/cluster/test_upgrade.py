@@ -218,3 +218,14 @@ def test_should_refuse_to_change_the_claim_template_and_upgrade_after_the_way_ou
         assert templates[0]["spec"]["resources"]["requests"]["storage"] == "8Gi"
     else:      # accessMode-shared, enabled, existingClaim: no per-rank claims any more
         assert templates == []
+
+
+def test_should_upgrade_a_statefulset_whose_claims_are_stored_in_another_form(cluster, namespace, chart):
+    """The API server stores 1.5Gi as 1536Mi: the same size, not a change."""
+    ns = namespace()
+    cluster.helm("install", "dist", chart, "-n", ns, *sets(*STS, "persistence.size=1.5Gi"))
+    sts = cluster.get("statefulset", "dist-pytorch", "-n", ns)
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1536Mi"
+    cluster.helm("upgrade", "dist", chart, "-n", ns, *sets(*STS, "persistence.size=1.5Gi", "worldSize=3"))
+    assert history(cluster, "dist", ns) == [(1, "superseded"), (2, "deployed")]
+    assert cluster.get("statefulset", "dist-pytorch", "-n", ns)["spec"]["replicas"] == 3

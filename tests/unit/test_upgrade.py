@@ -164,3 +164,18 @@ def test_should_refuse_to_change_the_claim_template_of_an_existing_statefulset(p
 ], ids=["same-claims-new-pods", "same-class", "no-claims", "shared"])
 def test_should_upgrade_a_statefulset_whose_claim_template_stays_the_same(probe, claims, values):
     assert compare_sts(probe, claims, values, error=False)["StatefulSet"]
+
+
+@pytest.mark.parametrize("written,stored,same", [
+    ("1.5Gi", "1536Mi", True), ("8Gi", "8Gi", True), ("1G", "1000M", True), ("0.1Gi", "107374183", True),
+    ("500m", "0.5", True), ("8Gi", "16Gi", False), ("100Mi", "100M", False), ("2", "2000m", True),
+], ids=lambda v: str(v))
+def test_should_compare_sizes_as_the_api_server_stores_them(probe, written, stored, same):
+    """The API server keeps a quantity's canonical form: 1.5Gi comes back as 1536Mi, and is the
+    same size."""
+    m = probe(f'{{{{- if include "pytorch.upgrade.sameQuantity" (list "{written}" "{stored}") }}}}\n'
+              "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n{{- end }}")
+    assert (m.find("ConfigMap", "same") is not None) is same
+    claims = [claim_template(size=stored)]
+    upgrade = compare_sts(probe, claims, {"persistence": {"size": written}}, error=not same)
+    assert upgrade["StatefulSet"] if same else upgrade.startswith("Error: execution error")
