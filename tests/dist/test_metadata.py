@@ -69,23 +69,43 @@ def changelog_sections() -> dict[str, str]:
     return {part.split("\n", 1)[0].split(" - ")[0].strip(): part.split("\n", 1)[1] for part in parts}
 
 
-def test_should_have_a_dated_changelog_entry_for_the_chart_version():
+def semver_key(version: str) -> tuple[int, int, int]:
+    return tuple(int(n) for n in SEMVER.match(version).groups()[:3])
+
+
+def announced_section() -> str:
+    """The CHANGELOG section that Chart.yaml's version announces: its dated section once
+    released, else Unreleased (the version is then the next one, not yet dated)."""
+    sections = changelog_sections()
+    return sections[VERSION] if VERSION in sections else sections.get("Unreleased", "")
+
+
+def test_should_version_the_chart_as_its_newest_release_or_the_next_one():
     sections = changelog_sections()
     released = [name for name in sections if name != "Unreleased"]
-    assert released and released[0] == VERSION, f"CHANGELOG.md's newest release is not {VERSION}: {released}"
-    assert re.search(rf"^## {re.escape(VERSION)} - \d{{4}}-\d{{2}}-\d{{2}}$",
-                     (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert released, "CHANGELOG.md has no dated release"
+    if VERSION in sections:
+        assert released[0] == VERSION, f"CHANGELOG.md's newest release is not {VERSION}: {released}"
+        assert re.search(rf"^## {re.escape(VERSION)} - \d{{4}}-\d{{2}}-\d{{2}}$",
+                         (ROOT / "CHANGELOG.md").read_text(), re.M)
+    else:
+        # Unreleased changes are on their way out as VERSION: it is above the newest release.
+        assert semver_key(VERSION) > semver_key(released[0]), (VERSION, released[0])
+        assert re.search(r"^- ", sections.get("Unreleased", ""), re.M), \
+            f"Chart.yaml says {VERSION}, not in CHANGELOG.md, and ## Unreleased lists nothing"
 
 
 def test_should_announce_the_changelog_entries_of_this_version():
     changes = annotation("changes")
     assert all(set(c) == {"kind", "description"} and c["kind"] in CHANGE_KINDS for c in changes), changes
-    section = changelog_sections()[VERSION]
     logged: set[tuple[str, str]] = set()
     kind = None
-    for line in section.splitlines():
+    for line in announced_section().splitlines():
         if line.startswith("### "):
             kind = line[4:].strip().lower()
         elif line.startswith("- "):
             logged.add((kind, line[2:].strip()))
-    assert {(c["kind"], c["description"]) for c in changes} == logged
+    announced = {(c["kind"], c["description"]) for c in changes}
+    assert announced == logged, (f"Chart.yaml's artifacthub.io/changes and CHANGELOG.md's {VERSION} section "
+                                 f"differ; only in Chart.yaml: {sorted(announced - logged)}; "
+                                 f"only in CHANGELOG.md: {sorted(logged - announced)}")

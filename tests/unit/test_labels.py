@@ -8,7 +8,7 @@ def test_should_label_every_resource_with_standard_labels(default, distributed):
         for o in m:
             labels = o["metadata"]["labels"]
             assert labels["app.kubernetes.io/managed-by"] == "Helm"
-            assert labels["helm.sh/chart"] == "pytorch-1.0.0"
+            assert labels["helm.sh/chart"] == "pytorch-1.1.0"
             assert labels["app.kubernetes.io/version"] == "2.8.0"
             assert SELECTOR.items() <= labels.items()
 
