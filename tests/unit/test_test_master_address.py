@@ -30,3 +30,9 @@ def test_should_resolve_master_service_in_standalone_mode(render):
 @pytest.mark.parametrize("sets", [(), ("mode=distributed", "worldSize=2")])
 def test_should_run_hook_under_restricted_pod_security(render, sets):
     assert restricted_violations(hook(render(None, *sets, show_tests=True))["spec"]) == []
+
+
+def test_should_run_hook_as_nobody_whatever_the_images_user(render):
+    """The PyTorch image runs as root: runAsNonRoot alone would make the kubelet refuse the pod."""
+    spec = hook(render({"securityContext": {"runAsUser": 2000}}, show_tests=True))["spec"]
+    assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
