@@ -37,8 +37,9 @@ def test_should_give_indexed_pods_stable_names_under_the_headless_service(render
     assert m.get("Service", "rel-pytorch")["spec"]["selector"]["batch.kubernetes.io/job-completion-index"] == "0"
 
 
-def test_should_succeed_when_rank_zero_succeeds_where_kubernetes_allows(render):
-    assert render(DIST_JOB)["Job"]["spec"]["successPolicy"] == {"rules": [{"succeededIndexes": "0"}]}
+@pytest.mark.parametrize("args", [(), ("--kube-version", "1.33.0")], ids=["newest", "first-ga-1.33"])
+def test_should_succeed_when_rank_zero_succeeds_where_kubernetes_allows(render, args):
+    assert render(DIST_JOB, args=args)["Job"]["spec"]["successPolicy"] == {"rules": [{"succeededIndexes": "0"}]}
 
 
 @pytest.mark.parametrize("version", ["1.30.0", "1.32.0"])

@@ -1,4 +1,6 @@
 """templates/_labels.tpl: labels, selectors, common labels and annotations."""
+from harness.render import chart_copy
+from harness.tools import CHART
 
 SELECTOR = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel"}
 
@@ -45,3 +47,18 @@ def test_should_add_common_annotations_to_every_resource(render):
 def test_should_render_no_annotations_block_by_default(default):
     for o in default:
         assert "annotations" not in o["metadata"]
+
+
+def test_should_keep_a_version_that_looks_like_a_number_a_string_label(render, tmp_path_factory):
+    chart_yaml = (CHART / "Chart.yaml").read_text()
+    assert 'appVersion: "2.8.0"' in chart_yaml
+    chart = chart_copy(tmp_path_factory.mktemp("chart"), {"Chart.yaml": chart_yaml.replace('appVersion: "2.8.0"',
+                                                                                            'appVersion: "3.0"')})
+    for o in render(None, chart=chart):
+        assert o["metadata"]["labels"]["app.kubernetes.io/version"] == "3.0", o["kind"]
+
+
+def test_should_let_a_resources_own_annotation_win_over_a_common_one(render):
+    m = render({"commonAnnotations": {"owner": "ml-platform", "team": "all"}, "service": {"annotations": {"team": "vision"}}})
+    assert m.get("Service", "rel-pytorch")["metadata"]["annotations"] == {"owner": "ml-platform", "team": "vision"}
+    assert m["ServiceAccount"]["metadata"]["annotations"] == {"owner": "ml-platform", "team": "all"}

@@ -98,6 +98,17 @@ def test_should_tell_how_to_reach_tensorboard_and_name_the_exclusive_domain():
     assert "TensorBoard reads /data/tensorboard (TENSORBOARD_LOG_DIR) of the pod" in notes("tensorboard.enabled=true")
 
 
+def test_should_forward_the_tensorboard_port_given():
+    text = notes("tensorboard.enabled=true", "tensorboard.port=6123")
+    assert "kubectl port-forward -n ml svc/rel-pytorch-tensorboard 6123\n" in text
+
+
+@pytest.mark.parametrize("world_size,requests", [(2, 5), (8, 8)], ids=["kubectl-default", "one-per-rank"])
+def test_should_follow_every_ranks_logs_with_enough_log_requests(world_size, requests):
+    """kubectl logs -f refuses more pods than --max-log-requests (5 unless given)."""
+    assert f" -f --prefix --max-log-requests={requests} -l " in notes("mode=distributed", f"worldSize={world_size}")
+
+
 def test_should_tell_how_to_check_the_release_and_upgrade_it_safely():
     text = notes("mode=distributed", "worldSize=3")
     assert "helm status rel -n ml\n" in text and "helm test rel -n ml\n" in text

@@ -4,6 +4,7 @@ host aliases."""
 import pytest
 
 from harness.presets import CODE, JOB, MODES, distributed, merge
+from harness.render import chart_copy
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -17,6 +18,16 @@ def test_should_add_pod_labels_and_annotations(render, mode):
 def test_should_roll_pods_when_files_change(render, chart_with_files):
     annotations = render(None, chart=chart_with_files).workload()["spec"]["template"]["metadata"]["annotations"]
     assert len(annotations["checksum/files"]) == 64
+
+
+def test_should_change_the_checksum_with_the_files_and_only_with_them(render, tmp_path_factory):
+    def checksum(script: str, values: dict | None = None) -> str:
+        chart = chart_copy(tmp_path_factory.mktemp("chart"), {"files/train.py": script})
+        return render(values, chart=chart).workload()["spec"]["template"]["metadata"]["annotations"]["checksum/files"]
+
+    first = checksum("print('epoch 1')\n")
+    assert checksum("print('epoch 2')\n") != first
+    assert checksum("print('epoch 1')\n", {"port": 23456, "service": {"type": "NodePort"}}) == first
 
 
 def test_should_not_checksum_files_the_chart_does_not_render(render):

@@ -60,6 +60,12 @@ def test_should_read_an_absolute_log_dir_and_a_relative_one_under_the_mount_path
     assert sidecar(relative)["volumeMounts"][1] == {"name": "data", "mountPath": "/ckpt", "readOnly": True}
 
 
+def test_should_clean_a_relative_log_dir_under_the_mount_path(render):
+    m = render(merge(TB, {"tensorboard": {"logDir": "./runs/../exp2/"}}))
+    assert m.env()["TENSORBOARD_LOG_DIR"] == "/data/exp2"
+    assert sidecar(m)["env"][0] == {"name": "TENSORBOARD_LOG_DIR", "value": "/data/exp2"}
+
+
 def test_should_use_the_image_port_resources_and_pull_secrets(render):
     values = merge(TB, {"global": {"imageRegistry": "mirror.local"}, "tensorboard": {
         "port": 6100, "resources": {"limits": {"cpu": "1", "memory": "2Gi"}},

@@ -39,3 +39,9 @@ def test_should_bound_hook_resources_and_run_as_nobody_group(render):
         "limits": {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "32Mi"},
     }
     assert (pod["spec"]["securityContext"]["runAsUser"], pod["spec"]["securityContext"]["runAsGroup"]) == (65534, 65534)
+
+
+def test_should_run_hook_as_nobody_whatever_the_images_user(render):
+    """The PyTorch image runs as root: runAsNonRoot alone would make the kubelet refuse the pod."""
+    spec = hook(render({"securityContext": {"runAsUser": 2000}}, show_tests=True))["spec"]
+    assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
