@@ -28,8 +28,8 @@ from harness.tools import CHART
 SCHEMA_FILE = CHART / "values.schema.json"
 Path_ = tuple[str, ...]
 # Any character a YAML values file can hold: no lone surrogates, no control characters (tab and
-# newline come from ADVERSARIAL_STRINGS, written escaped), nothing unassigned.
-TEXT = st.characters(exclude_categories=("Cs", "Cc", "Cn"))
+# newline come from ADVERSARIAL_STRINGS, written escaped), no byte-order mark, nothing unassigned.
+TEXT = st.characters(exclude_categories=("Cs", "Cc", "Cn"), exclude_characters="\ufeff")
 
 ADVERSARIAL_STRINGS = (
     "UPPER", "MixedCase", "with space", " lead", "trail ", "a" * 64, "b" * 254, "x" * 300,
@@ -37,7 +37,7 @@ ADVERSARIAL_STRINGS = (
     "{{ .Release.Name }}", "{{ fail \"x\" }}", "a: b", "# comment", "&anchor", "*alias", "!tag",
     "|", ">", "'", '"', "'quoted'", '"quoted"', "line\nbreak", "tab\there", "", " ", "null", "~",
     "true", "no", "0", "0123", "1e3", "-1", ".", "..", "a..b", "a/b", "/", "a_b", "a.b", "%",
-    "@", "=", ",", "[a]", "{a: b}", "\\", "$(VAR)", "0x1F", "\u0000", "\u200b",
+    "@", "=", ",", "[a]", "{a: b}", "\\", "$(VAR)", "0x1F", "\u200b",
 )
 PLAIN_NAMES = ("app", "team-a", "example.com/team", "a.b.c", "x1", "my-name-1", "z")
 EDGE_INTEGERS = (-(2 ** 63), -(2 ** 31), -1, 0, 1, 2, 63, 64, 1023, 1024, 1025, 10000, 10001,
@@ -146,7 +146,7 @@ class _Walker:
                              st.sampled_from(misses))
         valid = st.text(TEXT, max_size=12)
         if "pattern" in node:
-            valid = st.from_regex(node["pattern"], fullmatch=True)
+            valid = st.from_regex(node["pattern"], fullmatch=True, alphabet=TEXT)
         return st.one_of(valid, st.sampled_from(PLAIN_NAMES), st.sampled_from(ADVERSARIAL_STRINGS))
 
     def integer(self, node: dict, path: Path_) -> st.SearchStrategy:
@@ -164,9 +164,12 @@ class _Walker:
         if isinstance(node.get("additionalProperties"), dict):
             values = self.strategy(node["additionalProperties"], (*path, "*"))
         elif node.get("patternProperties"):
-            pattern, sub = next(iter(node["patternProperties"].items()))
-            keys = st.one_of(st.from_regex(pattern, fullmatch=True), keys)
-            values = self.strategy(sub, (*path, "*"))
+            # Entries of each pattern with their values, and adversarial keys with any of them.
+            entries = [st.tuples(st.from_regex(pattern, fullmatch=True, alphabet=TEXT), self.strategy(sub, (*path, "*")))
+                       for pattern, sub in node["patternProperties"].items()]
+            entries.append(st.tuples(keys, st.one_of([self.strategy(sub, (*path, "*"))
+                                                      for sub in node["patternProperties"].values()])))
+            return st.lists(st.one_of(entries), min_size=1, max_size=3).map(dict)
         if values is None:
             return None   # a free-form object: forwarded to Kubernetes as is
         return st.dictionaries(keys, values, min_size=1, max_size=3)
