@@ -172,7 +172,7 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
   value: {{ . | quote }}
 {{- end }}
 {{- range $name, $value := $.Values.torchEnv }}
-- name: {{ $name }}
+- name: {{ $name | quote }}
   value: {{ $value | toString | quote }}
 {{- end }}
 {{- with $.Values.extraEnvVars }}

@@ -46,7 +46,7 @@ Usage: {{ include "pytorch.imagePullSecrets" . }}
 {{- with ($names | uniq) }}
 imagePullSecrets:
 {{- range . }}
-  - name: {{ . }}
+  - name: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- end -}}

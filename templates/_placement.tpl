@@ -18,7 +18,7 @@ Usage: {{ with include "pytorch.placement" $ | trim }}{{ . | nindent 2 }}{{ end 
 */}}
 {{- define "pytorch.placement" -}}
 {{- with include "pytorch.schedulerName" . }}
-schedulerName: {{ . }}
+schedulerName: {{ . | quote }}
 {{- end }}
 {{- if not (kindIs "invalid" .Values.terminationGracePeriodSeconds) }}
 terminationGracePeriodSeconds: {{ int64 .Values.terminationGracePeriodSeconds }}

@@ -23,7 +23,7 @@ metadata:
   {{- $annotations = merge $annotations (include "pytorch.kueue.podAnnotations" $ | fromYaml) (include "pytorch.gang.podAnnotations" $ | fromYaml) }}
   {{- with include "pytorch.annotations" (dict "extra" (merge $annotations $.Values.podAnnotations) "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
 spec:
-  serviceAccountName: {{ include "pytorch.serviceAccountName" $ }}
+  serviceAccountName: {{ include "pytorch.serviceAccountName" $ | quote }}
   automountServiceAccountToken: {{ $.Values.serviceAccount.automountServiceAccountToken }}
   {{- with .restartPolicy }}
   restartPolicy: {{ . }}
@@ -32,7 +32,7 @@ spec:
   subdomain: {{ . }}
   {{- end }}
   {{- with $.Values.priorityClassName }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   {{- with include "pytorch.placement" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.imagePullSecrets" $ | trim }}{{ . | nindent 2 }}{{ end }}

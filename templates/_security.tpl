@@ -6,9 +6,9 @@ Usage: {{ include "pytorch.podSecurityContext" . }}
 {{- with .Values.securityContext }}
 {{- if .enabled }}
 securityContext:
-  runAsUser: {{ .runAsUser }}
-  runAsGroup: {{ .runAsGroup }}
-  fsGroup: {{ .fsGroup }}
+  runAsUser: {{ int64 .runAsUser }}
+  runAsGroup: {{ int64 .runAsGroup }}
+  fsGroup: {{ int64 .fsGroup }}
   fsGroupChangePolicy: {{ .fsGroupChangePolicy }}
   runAsNonRoot: {{ ne (int .runAsUser) 0 }}
   seccompProfile:

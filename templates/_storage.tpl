@@ -17,7 +17,7 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
 {{- if has $source (list "configMap" "chart") }}
 - name: files
   configMap:
-    name: {{ include "pytorch.filesConfigMapName" $ }}
+    name: {{ include "pytorch.filesConfigMapName" $ | quote }}
 {{- else if eq $source "git" }}
 - name: files
   emptyDir: {}
@@ -35,7 +35,7 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
 {{- else if not .perRankClaims }}
 - name: data
   persistentVolumeClaim:
-    claimName: {{ default (include "pytorch.fullname" $) $.Values.persistence.existingClaim }}
+    claimName: {{ default (include "pytorch.fullname" $) $.Values.persistence.existingClaim | quote }}
 {{- end }}
 {{- if $.Values.checkpoint.persistence.enabled }}
 - name: checkpoints

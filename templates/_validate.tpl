@@ -80,6 +80,18 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- if and $v.metrics.podMonitor.enabled (not $v.metrics.enabled) -}}
 {{- $errors = append $errors "metrics.podMonitor.enabled: needs metrics.enabled=true (there is no metrics port to scrape)" -}}
 {{- end -}}
+{{- with $v.containerSecurityContext -}}
+{{- if and .enabled .seccompProfile (eq (toString .seccompProfile.type) "Localhost") (not .seccompProfile.localhostProfile) -}}
+{{- $errors = append $errors "containerSecurityContext.seccompProfile.localhostProfile: required when containerSecurityContext.seccompProfile.type=Localhost (the profile file on the node)" -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $res := dict "resources" $v.resources "volumePermissions.resources" $v.volumePermissions.resources "tensorboard.resources" $v.tensorboard.resources -}}
+{{- range $name, $qty := ($res.requests | default (dict)) -}}
+{{- if and (contains "/" $name) (ne (toString $qty) (toString (get ($res.limits | default (dict)) $name))) -}}
+{{- $errors = append $errors (printf "%s.requests.%s: an extended resource needs the same quantity in %s.limits.%s" $key $name $key $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $ports := dict "port" (int $v.port) -}}
 {{- if $v.metrics.enabled }}{{ $_ := set $ports "metrics.port" (int $v.metrics.port) }}{{ end -}}
 {{- if $v.tensorboard.enabled }}{{ $_ := set $ports "tensorboard.port" (int $v.tensorboard.port) }}{{ end -}}

@@ -46,6 +46,10 @@ CASES = [
      "kueue.topology.sliceRequired and kueue.topology.sliceSize: set both or neither"),
     ("pod-monitor-without-metrics", {"metrics": {"podMonitor": {"enabled": True}}},
      "metrics.podMonitor.enabled: needs metrics.enabled=true"),
+    ("localhost-seccomp-without-profile", {"containerSecurityContext": {"seccompProfile": {"type": "Localhost"}}},
+     "containerSecurityContext.seccompProfile.localhostProfile: required when containerSecurityContext.seccompProfile.type=Localhost"),
+    ("extended-resource-request-without-limit", {"resources": {"requests": {"example.com/fpga": 1}}},
+     "resources.requests.example.com/fpga: an extended resource needs the same quantity in resources.limits.example.com/fpga"),
     ("metrics-port-equal-to-port", {"metrics": {"enabled": True, "port": 49875}},
      "metrics.port and port: both are 49875; each port of the pod needs its own number"),
     ("min-nodes-with-python", merge(CODE, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 2}}),
@@ -89,6 +93,10 @@ VALID = [
     ("checkpoint-read-write-once-standalone",
      {"checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOncePod"}}}),
     ("checkpoint-mount-path-inside-data", {"checkpoint": {"persistence": {"enabled": True, "mountPath": "/data/ckpt"}}}),
+    ("extended-resource-request-equal-to-limit", {"resources": {"requests": {"example.com/fpga": 2},
+                                                                "limits": {"example.com/fpga": 2}}}),
+    ("localhost-seccomp-with-profile", {"containerSecurityContext": {"seccompProfile": {
+        "type": "Localhost", "localhostProfile": "profiles/train.json"}}}),
 ]
 
 
@@ -114,7 +122,7 @@ def test_should_have_a_case_for_every_rule_of_the_template():
     template = (CHART / "templates" / "_validate.tpl").read_text()
     # each rule appends a message that starts with the keys it names, up to the first colon
     rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
-    assert len(rules) == template.count("append $errors") == 27, rules
+    assert len(rules) == template.count("append $errors") == 29, rules
     # a rule whose keys are printf'd (%s) matches a case that names any keys there
     patterns = [re.compile(re.escape(rule).replace("%s", ".+")) for rule in rules]
     assert all(any(p.search(expected) for _, _, expected in CASES) for p in patterns), rules
