@@ -113,8 +113,10 @@ Usage: {{ include "pytorch.faultTolerance.rdzvRevisionFieldPath" . }}
 pytorch.faultTolerance.env: the fault-tolerance part of the PyTorch container's environment:
 PG_TIMEOUT_SECONDS and NCCL's error handling, heartbeat watchdog and its timeout (always; a
 variable that torchEnv or an extraEnvVars item sets itself is left to it), HEARTBEAT_FILE and
-READY_FILE (heartbeat.enabled), CHECKPOINT_EVERY (checkpoint.everySteps > 0), and RDZV_REVISION
-and RDZV_ID (torchrun elastic).
+READY_FILE (heartbeat.enabled), CHECKPOINT_EVERY (checkpoint.everySteps > 0), and RDZV_REVISION,
+RDZV_ID and TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (torchrun elastic: each rendezvous round's workers
+get a fresh store from their rank 0 instead of the rendezvous store, where a round whose agents
+count their restarts differently reads the previous round's keys).
 Usage: {{ include "pytorch.faultTolerance.env" . }}
 */}}
 {{- define "pytorch.faultTolerance.env" -}}
@@ -144,6 +146,8 @@ Usage: {{ include "pytorch.faultTolerance.env" . }}
       fieldPath: {{ include "pytorch.faultTolerance.rdzvRevisionFieldPath" . }}
 - name: RDZV_ID
   value: {{ printf "%s-$(RDZV_REVISION)" .Release.Name | quote }}
+- name: TORCH_DISABLE_SHARE_RDZV_TCP_STORE
+  value: "1"
 {{- end }}
 {{- end -}}
 

@@ -316,17 +316,38 @@ def true_weights(args: argparse.Namespace) -> torch.Tensor:
 def init_process_group(backend: str, args: argparse.Namespace) -> None:
     """Join the process group. Collectives give up on a peer after --timeout; the start-up
     wait for every rank (pods scheduled, images pulled, torch imported) may take up to
-    --rendezvous-timeout. With plain `python`, rank 0's store waits that long for every rank
-    to connect before the group is made; under torchrun the agents have already done it."""
+    --rendezvous-timeout. Under torchrun the agents have already met (c10d rendezvous, in
+    rounds); with plain `python` see join_store()."""
     timeout = datetime.timedelta(seconds=args.timeout)
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
         dist.init_process_group(backend=backend, init_method="env://", timeout=timeout)
         return
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, rank == 0,
-                          timeout=datetime.timedelta(seconds=max(args.rendezvous_timeout, args.timeout)),
-                          wait_for_workers=True)
+    store = join_store(rank, world_size, max(args.rendezvous_timeout, args.timeout))
     dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
+
+
+def join_store(rank: int, world_size: int, seconds: float) -> dist.Store:
+    """Meet every rank at rank 0's store (MASTER_ADDR:MASTER_PORT), once per group start.
+    Each rank counts itself in; a count above the world size means this store belongs to a
+    group that already started (after a restart, its rank 0 may not yet have noticed the
+    failure): leave it and try again until the new rank 0 serves a fresh one."""
+    deadline = time.time() + seconds
+    host, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    while True:
+        left = datetime.timedelta(seconds=max(1.0, deadline - time.time()))
+        store = dist.TCPStore(host, port, world_size, rank == 0, timeout=left, wait_for_workers=False)
+        arrived = store.add("ranks-arrived", 1)
+        if arrived <= world_size:
+            break
+        del store
+        if time.time() > deadline:
+            raise TimeoutError(f"no fresh store at {host}:{port} within {seconds:g}s")
+        time.sleep(1.0)
+    if arrived == world_size:
+        store.set("ranks-complete", "1")
+    store.wait(["ranks-complete"], datetime.timedelta(seconds=max(1.0, deadline - time.time())))
+    return dist.PrefixStore("group", store)
 
 
 def build_model(args: argparse.Namespace) -> nn.Module:

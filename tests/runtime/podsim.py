@@ -14,7 +14,8 @@ starts every pod at once inside fresh Linux namespaces (see nsrun.py):
   - one network namespace per world with only `lo`: every byte stays on 127.0.0.0/8;
   - one mount + UTS namespace per pod: its own /etc/hosts, bind-mounted, holding the cluster
     DNS view (headless-Service pod records, Service names, search-list short forms) and
-    its kubelet lines, all pointing at 127.0.0.1, and its pod hostname;
+    its kubelet lines, each pod name pointing at that pod's own loopback address (pod_ip),
+    and its pod hostname;
   - one PID namespace per world, so nothing outlives the run.
 The pod's `python` (or `torchrun`) is found on PATH, whose first entry is the venv's bin/,
 as the image's PATH would find its own. The test environment adds GLOO_SOCKET_IFNAME=lo (and the
@@ -49,7 +50,14 @@ from harness.pods import expand, pod_identities, resolve_field_path
 HERE = Path(__file__).resolve().parent
 NSRUN = HERE / "nsrun.py"
 CLUSTER_DOMAIN = "cluster.local"
-POD_IP = "127.0.0.1"
+POD_IP = "127.0.0.1"  # the node's address (status.hostIP), and what `localhost` is
+
+
+def pod_ip(pod: "Pod") -> str:
+    """Each pod's own address, on loopback (lo answers all of 127.0.0.0/8): only rank 0's
+    name resolves to rank 0's address, so a process that asks "is this endpoint me?" (torch's
+    c10d rendezvous does) gets the answer a real pod would."""
+    return f"127.0.1.{pod.index + 1}"
 NODE_NAME = "podsim-node"
 RESULT_TAG = "DDP_RESULT"
 # Set by the test environment, not by the chart: keep collectives on loopback.
@@ -127,7 +135,7 @@ def resolve_field(pod: Pod, path: str) -> str:
     simple = {
         "metadata.name": pod.name, "metadata.namespace": pod.namespace, "metadata.uid": f"uid-{pod.name}",
         "spec.nodeName": NODE_NAME, "spec.serviceAccountName": pod.spec.get("serviceAccountName", "default"),
-        "status.hostIP": POD_IP, "status.hostIPs": POD_IP, "status.podIP": POD_IP, "status.podIPs": POD_IP,
+        "status.hostIP": POD_IP, "status.hostIPs": POD_IP, "status.podIP": pod_ip(pod), "status.podIPs": pod_ip(pod),
     }
     if path in simple:
         return simple[path]
@@ -260,12 +268,12 @@ def dns_records(world: World) -> tuple[dict[str, str], list[str]]:
         selected = [p for p in world.pods if _selects(svc, p)]
         if svc["spec"].get("clusterIP") == "None":
             if selected:
-                records[fqdn] = POD_IP
+                records[fqdn] = pod_ip(selected[0])
             for p in selected:
                 if p.subdomain == name and p.hostname:
-                    records[f"{p.hostname}.{fqdn}"] = POD_IP
+                    records[f"{p.hostname}.{fqdn}"] = pod_ip(p)
         elif len(selected) == 1:
-            records[fqdn] = POD_IP
+            records[fqdn] = pod_ip(selected[0])
         else:
             notes.append(f"{fqdn}: a Service over {len(selected)} pods, not mapped")
     return records, notes
@@ -286,7 +294,7 @@ def hosts_file(world: World, pod: Pod, records: dict[str, str]) -> str:
     if pod.subdomain:
         own = f"{pod.hostname}.{pod.subdomain}.{pod.namespace}.svc.{world.cluster_domain} {pod.hostname}"
     lines = ["# Kubernetes-managed hosts file (podsim).", "127.0.0.1\tlocalhost",
-             "::1\tlocalhost ip6-localhost ip6-loopback", f"{POD_IP}\t{own}"]
+             "::1\tlocalhost ip6-localhost ip6-loopback", f"{pod_ip(pod)}\t{own}"]
     for alias in pod.spec.get("hostAliases", []) or []:
         lines.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames', []))}")
     lines.append("# cluster DNS (podsim); the mapped line answers c10d's reverse lookup of its peers")

@@ -190,14 +190,15 @@ def test_should_set_checkpoint_every_only_when_above_zero(default, render):
 ])
 def test_should_name_the_rendezvous_after_release_and_pod_revision(render, mode, label):
     c = render(merge(CODE, TORCHRUN, FT, mode)).container()
-    assert env_entries(c, "RDZV_REVISION", "RDZV_ID") == [
+    assert env_entries(c, "RDZV_REVISION", "RDZV_ID", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE") == [
         {"name": "RDZV_REVISION", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{label}']"}}},
-        {"name": "RDZV_ID", "value": "rel-$(RDZV_REVISION)"}]
+        {"name": "RDZV_ID", "value": "rel-$(RDZV_REVISION)"},
+        {"name": "TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "value": "1"}]
 
 
 @pytest.mark.parametrize("values", [merge(CODE, FT), merge(CODE, TORCHRUN)], ids=["python", "static-torchrun"])
 def test_should_set_no_rendezvous_id_without_elastic_torchrun(render, values):
-    assert not {"RDZV_REVISION", "RDZV_ID"} & render(values).env().keys()
+    assert not {"RDZV_REVISION", "RDZV_ID", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"} & render(values).env().keys()
 
 
 def test_should_give_each_job_pod_the_same_rendezvous_id(render):
