@@ -47,7 +47,7 @@ def world_dir():
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print the rendezvous figures the runtime tests recorded (record_property "podsim")."""
-    rows = []
+    rows, faults = [], []
     for reports in terminalreporter.stats.values():
         for rep in reports:
             if getattr(rep, "when", None) != "call":
@@ -55,6 +55,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             for key, value in getattr(rep, "user_properties", []):
                 if key == "podsim":
                     rows.append((rep.nodeid.split("::")[-1], value))
+                elif key == "faults":
+                    faults.append((rep.nodeid.split("::")[-1], value))
+    if faults:
+        terminalreporter.section("runtime: ranks killed or hung (test_fault_tolerance.py)")
+        for name, v in sorted(faults):
+            terminalreporter.write_line(f"{name}: {v}")
     if not rows:
         return
     terminalreporter.section("runtime: rendezvous of the rendered pods (real torch, gloo, loopback)")
