@@ -169,6 +169,7 @@ def test_should_upgrade_a_statefulset_whose_claim_template_stays_the_same(probe,
 @pytest.mark.parametrize("written,stored,same", [
     ("1.5Gi", "1536Mi", True), ("8Gi", "8Gi", True), ("1G", "1000M", True), ("0.1Gi", "107374183", True),
     ("500m", "0.5", True), ("8Gi", "16Gi", False), ("100Mi", "100M", False), ("2", "2000m", True),
+    ("1Gi", "1073741823", False), ("1Ki", "1025", False),
 ], ids=lambda v: str(v))
 def test_should_compare_sizes_as_the_api_server_stores_them(probe, written, stored, same):
     """The API server keeps a quantity's canonical form: 1.5Gi comes back as 1536Mi, and is the
