@@ -5,7 +5,7 @@ import pytest
 from harness.presets import distributed, merge
 
 CKPT = {"checkpoint": {"persistence": {"enabled": True}}}
-LABELS = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel", "helm.sh/chart": "pytorch-1.0.0",
+LABELS = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel", "helm.sh/chart": "pytorch-1.1.0",
           "app.kubernetes.io/version": "2.8.0", "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/part-of": "pytorch"}
 
 
