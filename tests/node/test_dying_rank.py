@@ -78,10 +78,10 @@ def steps_by_pod(node_cluster, r) -> dict[str, int]:
     return out
 
 
-def joins_after(node_cluster, r, t: float) -> dict[int, float]:
+def joins_after(logs: dict[str, str], t: float) -> dict[int, float]:
     """Each rank's first join of a process group after time t."""
     first: dict[int, float] = {}
-    for text in logs_by_pod(node_cluster, r).values():
+    for text in logs.values():
         for m in JOINED.finditer(text):
             rank, at = int(m.group(1)), float(m.group(2))
             if at > t and (rank not in first or at < first[rank]):
@@ -89,29 +89,42 @@ def joins_after(node_cluster, r, t: float) -> dict[int, float]:
     return first
 
 
-def finish(node_cluster, r, killed_at: float, label: str) -> tuple[list[dict], str]:
+def finish(node_cluster, r, killed_at: float, label: str) -> tuple[list[dict], dict[str, str]]:
     """Wait for every rank to rejoin (recording the recovery time) and for the Job to
-    complete; return the final results and all logs."""
-    joined = node_cluster.wait_for("every rank in a new process group",
-                                   lambda: (j := joins_after(node_cluster, r, killed_at)) and len(j) == WORLD and j,
-                                   timeout=300, interval=1)
+    complete; return the results logged and every pod's log as last seen (once rank 0 has
+    succeeded the Job's successPolicy deletes the other pods, and their logs with them)."""
+    seen: dict[str, str] = {}
+
+    def look():
+        seen.update({k: v for k, v in logs_by_pod(node_cluster, r).items() if v})
+        return seen
+
+    def rejoined():
+        look()
+        j = joins_after(seen, killed_at)
+        return len(j) == WORLD and j
+    joined = node_cluster.wait_for("every rank in a new process group", rejoined, timeout=300, interval=1)
     TIMINGS[f"{label} -> all {WORLD} ranks rejoined"] = max(joined.values()) - killed_at
     job = f"{r.name}-pytorch"
-    node_cluster.wait_for("the Job to complete", lambda: any(
-        c["type"] == "Complete" and c["status"] == "True"
-        for c in node_cluster.get("job", job, "-n", r.ns).get("status", {}).get("conditions", [])), timeout=600,
-        interval=2)
+
+    def complete():
+        look()
+        return any(c["type"] == "Complete" and c["status"] == "True"
+                   for c in node_cluster.get("job", job, "-n", r.ns).get("status", {}).get("conditions", []))
+    node_cluster.wait_for("the Job to complete", complete, timeout=600, interval=2)
     TIMINGS[f"{label} -> Job complete"] = time.time() - killed_at
-    logs = logs_by_pod(node_cluster, r)
+    text = "\n".join(seen.values())
+    return [json.loads(line.split(RESULT, 1)[1]) for line in text.splitlines() if RESULT in line], seen
+
+
+def check(results: list[dict], logs: dict[str, str], stopped_at: int) -> None:
     text = "\n".join(logs.values())
-    results = [json.loads(line.split(RESULT, 1)[1]) for line in text.splitlines() if RESULT in line]
-    return results, text
-
-
-def check(results: list[dict], text: str, stopped_at: int) -> None:
-    assert sorted(x["rank"] for x in results) == list(range(WORLD)), text[-3000:]
+    rank0 = [x for x in results if x["rank"] == 0]
+    assert len(rank0) == 1, text[-3000:]
     for x in results:
         assert x["ok"] is True and x["steps"] == EPOCHS * STEPS and x["params_in_sync"] is True, x
+    # Every rank finished the training in the last group (each logs this before the last barrier).
+    assert sum("parameters in sync across ranks: True" in v for v in logs.values()) >= WORLD, text[-3000:]
     # The new group resumed from a checkpoint no older than one interval before the step the
     # ranks had logged when the failure came (a deleted pod's SIGTERM saves one at the next step).
     resumed = sorted({int(m.group(1)) for m in RESUMED.finditer(text)})
@@ -125,10 +138,10 @@ def test_should_finish_the_job_when_a_ranks_process_is_killed(release, node_clus
     stopped_at = max(steps_by_pod(node_cluster, r).values())
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)
-    results, text = finish(node_cluster, r, killed_at, "rank 1's process killed")
-    check(results, text, stopped_at)
+    results, logs = finish(node_cluster, r, killed_at, "rank 1's process killed")
+    check(results, logs, stopped_at)
     # The supervisor restarted it in the same pod: no pod was replaced.
-    assert "pytorch-supervisor: attempt 0 exited 137; restart 1/8" in logs_by_pod(node_cluster, r)[pod["metadata"]["name"]]
+    assert "pytorch-supervisor: attempt 0 exited 137; restart 1/8" in logs[pod["metadata"]["name"]]
 
 
 def test_should_finish_the_job_when_a_ranks_pod_is_deleted(release, node_cluster):
@@ -137,10 +150,10 @@ def test_should_finish_the_job_when_a_ranks_pod_is_deleted(release, node_cluster
     stopped_at = max(steps_by_pod(node_cluster, r).values())
     killed_at = time.time()
     node_cluster.kubectl("delete", "pod", "-n", r.ns, pod["metadata"]["name"], "--wait=false")
-    results, text = finish(node_cluster, r, killed_at, "rank 2's pod deleted")
-    check(results, text, stopped_at)
-    # The Job controller made a new pod for index 2; the others stayed (their supervisor
-    # restarted the process after the SIGTERM checkpoint).
-    names = {p["metadata"]["name"] for p in r.pods()}
-    assert pod["metadata"]["name"] not in names and len(names) == WORLD, names
-    assert "stopped at step" in text, text[-3000:]
+    results, logs = finish(node_cluster, r, killed_at, "rank 2's pod deleted")
+    check(results, logs, stopped_at)
+    # The Job controller made a new pod for index 2; the others stayed, and their supervisors
+    # restarted the process after the checkpoint that the deleted pod's SIGTERM asked for.
+    replaced = [n for n in logs if n.startswith(f"{r.name}-pytorch-2-") and n != pod["metadata"]["name"]]
+    assert len(replaced) == 1, sorted(logs)
+    assert "stopped at step" in "\n".join(logs.values())
