@@ -46,7 +46,9 @@ def test_should_set_restart_policy_and_subdomain_for_jobs_only(render, values, r
 
 
 def test_should_add_host_aliases(render):
-    aliases = [{"ip": "10.1.2.3", "hostnames": ["datasets.internal"]}]
+    aliases = [{"ip": "10.1.2.3", "hostnames": ["datasets.internal"]},
+               {"ip": "fd00:db8::10", "hostnames": ["models.internal"]},
+               {"ip": "::ffff:10.1.2.4", "hostnames": ["mirror.internal"]}]
     assert render({"hostAliases": aliases}).pod_spec()["hostAliases"] == aliases
 
 
