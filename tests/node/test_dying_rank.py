@@ -3,7 +3,8 @@
 An Indexed Job of 3 ranks trains with faultTolerance.enabled (the chart's in-pod supervisor),
 a checkpoint every 10 steps on one claim that every rank mounts, and a collective timeout of
 60 s. Mid-training a rank's python process is killed with SIGKILL from the host (as the
-kernel's OOM killer would), or a rank's pod is deleted (as a drain or a preemption would).
+kernel's OOM killer would), a rank's pod is deleted (as a drain or a preemption would), or a
+rank's process is stopped with SIGSTOP (a hang: alive, no progress) under heartbeat probes.
 The group must recover on its own, the Job must complete with the exact step count, and the
 recovery time (from the kill until every rank has joined a new process group) is recorded.
 """
@@ -47,9 +48,9 @@ def training_pid(node_cluster, pod: dict) -> int:
     return found[0]
 
 
-def start(release, node_cluster, claim_ns_name: str = "ckpt"):
+def start(release, node_cluster, *extra: str, claim_ns_name: str = "ckpt"):
     """Install the 3-rank Job with its checkpoint claim; wait until every rank is training."""
-    r = release("mode=distributed", f"worldSize={WORLD}", "job.enabled=true", "examples.enabled=true",
+    r = release(*extra, "mode=distributed", f"worldSize={WORLD}", "job.enabled=true", "examples.enabled=true",
                 "persistence.enabled=false", "faultTolerance.enabled=true", "faultTolerance.maxRestarts=8",
                 f"faultTolerance.collectiveTimeoutSeconds={TIMEOUT}", "checkpoint.persistence.enabled=true",
                 f"checkpoint.persistence.existingClaim={claim_ns_name}", f"checkpoint.everySteps={EVERY}",
@@ -157,3 +158,22 @@ def test_should_finish_the_job_when_a_ranks_pod_is_deleted(release, node_cluster
     replaced = [n for n in logs if n.startswith(f"{r.name}-pytorch-2-") and n != pod["metadata"]["name"]]
     assert len(replaced) == 1, sorted(logs)
     assert "stopped at step" in "\n".join(logs.values())
+
+
+def test_should_finish_the_job_when_a_rank_hangs(release, node_cluster):
+    """A stopped process makes no progress and writes no heartbeat: the kubelet's liveness probe
+    kills its pod (and the pods of the ranks stalled behind it), the Job makes new ones, and the
+    group resumes from the last checkpoint."""
+    r = start(release, node_cluster, "heartbeat.enabled=true", "heartbeat.timeoutSeconds=20",
+              "livenessProbe.initialDelaySeconds=0", "livenessProbe.periodSeconds=5",
+              "livenessProbe.failureThreshold=2", "job.backoffLimit=10")
+    pod = next(p for p in r.pods() if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "0")
+    pid = training_pid(node_cluster, pod)
+    stopped_at = max(steps_by_pod(node_cluster, r).values())
+    hung_at = time.time()
+    os.kill(pid, signal.SIGSTOP)
+    results, logs = finish(node_cluster, r, hung_at, "rank 0's process stopped (hang)")
+    check(results, logs, stopped_at)
+    events = node_cluster.kubectl("get", "events", "-n", r.ns, "--field-selector",
+                                  f"involvedObject.name={pod['metadata']['name']}", "-o", "json").stdout
+    assert "Liveness probe failed" in events, events[-2000:]
