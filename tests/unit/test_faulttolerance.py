@@ -268,7 +268,7 @@ def test_should_never_retry_a_non_retriable_exit_code(render, tmp_path):
     assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 23; not retriable"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM])  # what the kubelet sends; see docs/fault-tolerance.md on SIGINT
 def test_should_stop_the_attempt_on_a_signal_and_exit_with_its_status(render, tmp_path, sig):
     child = "trap 'echo TERM >\"$STATE/got\"; exit 7' TERM; touch \"$STATE/up\"; while :; do sleep 0.05; done"
     head = render(merge(CODE, FT)).container()["command"][:4]
