@@ -66,6 +66,23 @@ def start(release, node_cluster, *extra: str, claim_ns_name: str = "ckpt"):
     return r
 
 
+def rank_pod(r, index: int) -> dict:
+    """The running pod of completion index `index`."""
+    [pod] = [p for p in r.pods() if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == str(index)]
+    return pod
+
+
+def signal_training(node_cluster, r, index: int, sig: int) -> tuple[dict, int, float]:
+    """Send `sig` to rank `index`'s training process from the host; return its pod, the newest
+    step the ranks had logged, and when the signal went."""
+    pod = rank_pod(r, index)
+    pid = training_pid(node_cluster, pod)
+    stopped_at = max(steps_by_pod(node_cluster, r).values())
+    at = time.time()
+    os.kill(pid, sig)
+    return pod, stopped_at, at
+
+
 def logs_by_pod(node_cluster, r) -> dict[str, str]:
     return {p["metadata"]["name"]: node_cluster.logs(r.ns, p["metadata"]["name"]) for p in r.pods()}
 
@@ -134,11 +151,7 @@ def check(results: list[dict], logs: dict[str, str], stopped_at: int) -> None:
 
 def test_should_finish_the_job_when_a_ranks_process_is_killed(release, node_cluster):
     r = start(release, node_cluster)
-    pod = next(p for p in r.pods() if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1")
-    pid = training_pid(node_cluster, pod)
-    stopped_at = max(steps_by_pod(node_cluster, r).values())
-    killed_at = time.time()
-    os.kill(pid, signal.SIGKILL)
+    pod, stopped_at, killed_at = signal_training(node_cluster, r, 1, signal.SIGKILL)
     results, logs = finish(node_cluster, r, killed_at, "rank 1's process killed")
     check(results, logs, stopped_at)
     # The supervisor restarted it in the same pod: no pod was replaced.
@@ -147,7 +160,7 @@ def test_should_finish_the_job_when_a_ranks_process_is_killed(release, node_clus
 
 def test_should_finish_the_job_when_a_ranks_pod_is_deleted(release, node_cluster):
     r = start(release, node_cluster)
-    pod = next(p for p in r.pods() if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "2")
+    pod = rank_pod(r, 2)
     stopped_at = max(steps_by_pod(node_cluster, r).values())
     killed_at = time.time()
     node_cluster.kubectl("delete", "pod", "-n", r.ns, pod["metadata"]["name"], "--wait=false")
@@ -167,11 +180,7 @@ def test_should_finish_the_job_when_a_rank_hangs(release, node_cluster):
     r = start(release, node_cluster, "heartbeat.enabled=true", "heartbeat.timeoutSeconds=20",
               "livenessProbe.initialDelaySeconds=0", "livenessProbe.periodSeconds=5",
               "livenessProbe.failureThreshold=2", "job.backoffLimit=10")
-    pod = next(p for p in r.pods() if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "0")
-    pid = training_pid(node_cluster, pod)
-    stopped_at = max(steps_by_pod(node_cluster, r).values())
-    hung_at = time.time()
-    os.kill(pid, signal.SIGSTOP)
+    pod, stopped_at, hung_at = signal_training(node_cluster, r, 0, signal.SIGSTOP)
     results, logs = finish(node_cluster, r, hung_at, "rank 0's process stopped (hang)")
     check(results, logs, stopped_at)
     events = node_cluster.kubectl("get", "events", "-n", r.ns, "--field-selector",
