@@ -24,6 +24,9 @@ from harness.proc import CommandFailed, poll, run
 from harness.tools import BIN, ROOT
 
 HACK = ROOT / "hack" / "cluster"
+# The minimal PodGroup and PodMonitor CRDs written for the tests (real group/version/kind), one
+# file per CRD, named after it.
+TEST_CRDS = ROOT / "tests" / "data" / "crds"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
 
 
@@ -91,6 +94,27 @@ class ControlPlane:
 
     def apply(self, manifest: str) -> None:
         self.kubectl("apply", "-f", "-", input=manifest)
+
+    # -- test CRDs -------------------------------------------------------
+    def served(self) -> set[str]:
+        """The resources the API server's discovery lists now (`kubectl api-resources`, never
+        cached), as <plural>.<group>."""
+        return set(self.kubectl("api-resources", "-o", "name").stdout.split())
+
+    def install_test_crds(self, *names: str) -> None:
+        """Apply the test CRDs (all, or those named) and wait until each is Established."""
+        names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+        for name in names:
+            self.kubectl("apply", "-f", str(TEST_CRDS / f"{name}.yaml"))
+        self.kubectl("wait", "--for=condition=Established", "crd", *names, "--timeout=60s")
+
+    def remove_test_crds(self, *names: str) -> None:
+        """Delete the test CRDs (all, or those named) and wait until discovery no longer serves
+        them: the control plane is shared by the tests of a session, and a test that expects an
+        API to be absent must not see one an earlier test left behind."""
+        names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+        self.kubectl("delete", "crd", *names, "--ignore-not-found", "--wait=true", "--timeout=60s")
+        self.wait_for(f"{', '.join(names)} no longer served", lambda: not set(names) & self.served(), timeout=60)
 
     # -- namespaces ------------------------------------------------------
     def create_namespace(self, name: str, restricted: bool = True) -> str:

@@ -12,7 +12,15 @@ pytestmark = pytest.mark.cluster
 SLICE_SEED = 7
 
 
-def test_should_refuse_or_render_accepted_objects_for_every_generated_document(cluster):
+@pytest.fixture
+def fuzz_cluster(cluster):
+    """The shared control plane; the test CRDs the oracle installs are removed afterwards."""
+    yield cluster
+    cluster.remove_test_crds()
+
+
+def test_should_refuse_or_render_accepted_objects_for_every_generated_document(fuzz_cluster):
+    cluster = fuzz_cluster
     docs, verdicts, _ = fuzz(cluster, SLICE_COUNT, SLICE_SEED, workers=2)
     assert len(verdicts) == SLICE_COUNT
     counts = summary(verdicts)

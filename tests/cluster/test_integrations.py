@@ -5,9 +5,9 @@ Job and EndpointSlice controllers; kwok pods. No CNI runs here, so nothing enfor
 NetworkPolicy: what is proven is that the API server accepts it, not that traffic is filtered.
 
 The PodGroup and PodMonitor CRDs are the minimal ones of tests/data/crds (written for these
-tests, with the real group/version/kind). They are installed, and removed again, by the test
-that needs them; cluster tests run one at a time, and only releases that turn these features
-on look for them.
+tests, with the real group/version/kind). The tests that need them install them and remove them
+again; the test that needs them absent removes them first, since the control plane is shared by
+every cluster test of a session.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from harness.tools import ROOT
 
 pytestmark = pytest.mark.cluster
 
-CRDS = ROOT / "tests" / "data" / "crds"
 SCENARIOS = {
     "standalone": [],
     "distributed": ["mode=distributed", "worldSize=4"],
@@ -67,11 +66,15 @@ def rendered(cluster, ns, release, args) -> tuple[str, str]:
 @pytest.fixture
 def crds(cluster):
     """Install the test CRDs; remove them after the test."""
-    cluster.kubectl("apply", "-f", str(CRDS))
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "podmonitors.monitoring.coreos.com",
-                    "podgroups.scheduling.x-k8s.io", "podgroups.scheduling.volcano.sh", "--timeout=60s")
+    cluster.install_test_crds()
     yield
-    cluster.kubectl("delete", "-f", str(CRDS), "--ignore-not-found", "--wait=true", "--timeout=60s", check=False)
+    cluster.remove_test_crds()
+
+
+@pytest.fixture
+def no_crds(cluster):
+    """The test CRDs are not served (whatever ran before on this control plane)."""
+    cluster.remove_test_crds()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -88,11 +91,10 @@ def test_network_policy_passes_a_server_side_dry_run(cluster, namespace, scenari
     assert checked["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
 
-def test_gang_and_pod_monitor_are_left_out_when_the_apis_are_not_served(cluster, namespace):
+def test_gang_and_pod_monitor_are_left_out_when_the_apis_are_not_served(cluster, namespace, no_crds):
     ns = namespace()
-    served = cluster.kubectl("api-resources", "-o", "name").stdout.split()
     assert not {"podgroups.scheduling.x-k8s.io", "podmonitors.monitoring.coreos.com",
-                "podgroups.scheduling.volcano.sh"} & set(served)
+                "podgroups.scheduling.volcano.sh"} & cluster.served()
     args = ["mode=distributed", "worldSize=3", "gangScheduling.enabled=true", "metrics.enabled=true",
             "metrics.podMonitor.enabled=true"]
     manifest, notes = rendered(cluster, ns, "plain", args)

@@ -85,14 +85,16 @@ def prerequisites(cluster, request):
     for item in PREREQUISITES.get(request.node.callspec.params["scenario"], []):
         kind, name = item.split()
         if kind == "crd":
-            cluster.kubectl("apply", "-f", str(ROOT / "tests" / "data" / "crds" / f"{name}.yaml"))
-            cluster.kubectl("wait", "--for=condition=Established", "crd", name, "--timeout=60s")
+            cluster.install_test_crds(name)
         else:
             cluster.apply(MANIFESTS[kind].format(name=name))
         made.append((kind, name))
     yield
     for kind, name in made:
-        cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
+        if kind == "crd":
+            cluster.remove_test_crds(name)
+        else:
+            cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
 
 
 def values_for_old_chart(scenario: str, previous: dict) -> tuple[Path | None, list[str]]:

@@ -149,9 +149,7 @@ def judge(verdicts: list[Verdict], cluster, chunk: int = 400) -> None:
 
 def prepare(cluster) -> None:
     """The two namespaces and the test CRDs."""
-    cluster.kubectl("apply", "-f", str(ROOT / "tests" / "data" / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "podmonitors.monitoring.coreos.com",
-                    "podgroups.scheduling.x-k8s.io", "podgroups.scheduling.volcano.sh", "--timeout=60s")
+    cluster.install_test_crds()
     labels = ("  labels:\n    pod-security.kubernetes.io/enforce: restricted\n"
               "    pod-security.kubernetes.io/warn: restricted\n")
     cluster.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {RESTRICTED}\n{labels}---\n"
