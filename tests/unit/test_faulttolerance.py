@@ -268,12 +268,20 @@ def test_should_never_retry_a_non_retriable_exit_code(render, tmp_path):
     assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 23; not retriable"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])  # what the kubelet sends; see docs/fault-tolerance.md on SIGINT
+def default_signal_dispositions() -> None:
+    """What a container's first process starts with: no signal ignored. A test run started in the
+    background of a non-interactive shell inherits SIGINT and SIGQUIT ignored, and a shell that
+    starts with a signal ignored cannot trap it (POSIX), so the supervisor would never see INT."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_should_stop_the_attempt_on_a_signal_and_exit_with_its_status(render, tmp_path, sig):
     child = "trap 'echo TERM >\"$STATE/got\"; exit 7' TERM; touch \"$STATE/up\"; while :; do sleep 0.05; done"
     head = render(merge(CODE, FT)).container()["command"][:4]
     proc = subprocess.Popen([*head, "sh", "-c", child], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "STATE": str(tmp_path)})
+                            env={**os.environ, "STATE": str(tmp_path)}, preexec_fn=default_signal_dispositions)
     deadline = time.monotonic() + 20
     while not (tmp_path / "up").exists():
         assert time.monotonic() < deadline and proc.poll() is None, "the attempt did not start"
