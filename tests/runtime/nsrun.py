@@ -71,6 +71,10 @@ def preexec(pod: dict):
         _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
         _check(libc.mount(hosts, b"/etc/hosts", None, MS_BIND, None), "bind-mount /etc/hosts")
         _check(libc.sethostname(hostname, len(hostname)), "sethostname")
+        # A container starts with no signal ignored; a harness started in the background of a
+        # non-interactive shell has SIGINT and SIGQUIT ignored, which its children would inherit.
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
 
     return setup
 
