@@ -1,4 +1,5 @@
-"""The embedded control plane itself: versions, nodes, storage, network isolation."""
+"""The embedded control plane itself: versions, nodes, storage, network isolation, and the
+harness's removal of the test CRDs."""
 from __future__ import annotations
 
 import json
@@ -76,3 +77,21 @@ def test_fake_addresses_are_unreachable(cluster):
     out = cluster.run("python3", "-c", probe, svc_ip, "10.244.0.5", "8.8.8.8").stdout.split("\n")
     results = dict(line.split() for line in out if line.strip())
     assert results == {svc_ip: "ENETUNREACH", "10.244.0.5": "ENETUNREACH", "8.8.8.8": "ENETUNREACH"}
+
+
+def test_should_remove_a_test_crd_whose_cleanup_stalls(cluster, namespace):
+    """A CRD whose deletion does not finish (here held by a finalizer of the test's own, as the
+    API server's stalled cleanup holds it) is no longer served after remove_test_crds, and
+    neither are its instances."""
+    ns = namespace()
+    name = "podmonitors.monitoring.coreos.com"
+    cluster.install_test_crds(name)
+    cluster.apply(f"apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata:\n  name: held\n"
+                  f"  namespace: {ns}\nspec:\n  selector: {{}}\n  podMetricsEndpoints: []\n")
+    cluster.kubectl("patch", "crd", name, "--type=merge", "-p", '{"metadata": {"finalizers": ["tests.pytorch-chart/hold"]}}')
+    cluster.remove_test_crds(name, cleanup_s=3)
+    assert name not in cluster.served()
+    assert cluster.kubectl("get", "crd", name, "--ignore-not-found", "-o", "name").stdout == ""
+    cluster.install_test_crds(name)   # no instance of the earlier CRD comes back with it
+    assert cluster.get(name, "-n", ns)["items"] == []
+    cluster.remove_test_crds(name)
