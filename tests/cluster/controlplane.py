@@ -118,8 +118,7 @@ class ControlPlane:
 
         Under load the API server's CRD cleanup can stall: deleting a CRD rebuilds its storage,
         the cleanup's first list of instances fails with "storage is (re)initializing", and its
-        retry can wait on the discarded storage for good (the CRD stays Terminating with
-        InstanceDeletionFailed; docs/cluster.md). A CRD still served after cleanup_s then has
+        retry can hang (the CRD stays Terminating with InstanceDeletionFailed; docs/cluster.md). A CRD still served after cleanup_s then has
         its instances deleted through the API and its cleanup finalizer removed, which is safe
         here: nothing of it is left to clean up."""
         names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
