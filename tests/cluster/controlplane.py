@@ -118,12 +118,15 @@ class ControlPlane:
 
         Under load the API server's CRD cleanup can stall: deleting a CRD rebuilds its storage,
         the cleanup's first list of instances fails with "storage is (re)initializing", and its
-        retry can hang (the CRD stays Terminating with InstanceDeletionFailed; docs/cluster.md). A CRD still served after cleanup_s then has
-        its instances deleted through the API and its cleanup finalizer removed, which is safe
-        here: nothing of it is left to clean up."""
+        retry can hang (the CRD stays Terminating with InstanceDeletionFailed; docs/cluster.md).
+        A CRD still served after cleanup_s then has its instances deleted through the API and its
+        cleanup finalizer removed, which is safe here: nothing of it is left to clean up."""
         names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
         self.kubectl("delete", "crd", *names, "--ignore-not-found", "--wait=false")
-        gone = lambda: not set(names) & self.served()
+
+        def gone() -> bool:
+            return not set(names) & self.served()
+
         try:
             self.wait_for(f"{', '.join(names)} no longer served", gone, timeout=cleanup_s, interval=0.5)
             return
