@@ -37,6 +37,11 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 CommandError = CommandFailed
 
 
+def all_test_crds() -> tuple[str, ...]:
+    """Every test CRD's name (<plural>.<group>, the name of its file in TEST_CRDS)."""
+    return tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+
+
 def missing_binaries() -> list[str]:
     return [n for n in COMPONENTS if not os.access(BIN / n, os.X_OK)]
 
@@ -106,7 +111,7 @@ class ControlPlane:
 
     def install_test_crds(self, *names: str) -> None:
         """Apply the test CRDs (all, or those named) and wait until each is Established."""
-        names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+        names = names or all_test_crds()
         for name in names:
             self.kubectl("apply", "-f", str(TEST_CRDS / f"{name}.yaml"))
         self.kubectl("wait", "--for=condition=Established", "crd", *names, "--timeout=60s")
@@ -121,7 +126,7 @@ class ControlPlane:
         retry can hang (the CRD stays Terminating with InstanceDeletionFailed; docs/cluster.md).
         A CRD still served after cleanup_s then has its instances deleted through the API and its
         cleanup finalizer removed, which is safe here: nothing of it is left to clean up."""
-        names = names or tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+        names = names or all_test_crds()
         self.kubectl("delete", "crd", *names, "--ignore-not-found", "--wait=false")
 
         def gone() -> bool:

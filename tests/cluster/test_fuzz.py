@@ -13,14 +13,13 @@ SLICE_SEED = 7
 
 
 @pytest.fixture
-def fuzz_cluster(cluster):
-    """The shared control plane; the test CRDs the oracle installs are removed afterwards."""
-    yield cluster
+def crds_removed_after(cluster):
+    """The oracle installs the test CRDs on the shared control plane; remove them afterwards."""
+    yield
     cluster.remove_test_crds()
 
 
-def test_should_refuse_or_render_accepted_objects_for_every_generated_document(fuzz_cluster):
-    cluster = fuzz_cluster
+def test_should_refuse_or_render_accepted_objects_for_every_generated_document(cluster, crds_removed_after):
     docs, verdicts, _ = fuzz(cluster, SLICE_COUNT, SLICE_SEED, workers=2)
     assert len(verdicts) == SLICE_COUNT
     counts = summary(verdicts)
