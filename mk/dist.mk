@@ -9,13 +9,15 @@ SIGN_KEY ?=
 KEYRING ?=
 # Optional: absolute URL the chart repository will be served from (index.yaml urls).
 REPO_URL ?=
+# Optional: an index.yaml whose entries (other versions) the new index keeps (the release workflow).
+MERGE_INDEX ?=
 
 .PHONY: dist-tools repo ct-lint readme dist-test
 dist-tools: ## Build the OCI registry and chart-testing into bin/, install readme-generator (npm)
 	@hack/dist/tools.sh
 
 repo: tools ## Package the chart and build a chart repository (index.yaml) in dist/
-	@DIST_DIR="$(DIST_DIR)" SIGN_KEY="$(SIGN_KEY)" KEYRING="$(KEYRING)" REPO_URL="$(REPO_URL)" hack/dist/repo.sh
+	@DIST_DIR="$(DIST_DIR)" SIGN_KEY="$(SIGN_KEY)" KEYRING="$(KEYRING)" REPO_URL="$(REPO_URL)" MERGE_INDEX="$(MERGE_INDEX)" hack/dist/repo.sh
 
 ct-lint: tools venv dist-tools ## chart-testing lint (yamllint, yamale, helm lint --strict on every ci/*-values.yaml)
 	@PATH="$(ROOT)/.venv/bin:$$PATH" hack/dist/ct-lint.sh
