@@ -21,3 +21,7 @@ def test_should_package_only_chart_files(tmp_path):
                "templates/", "files/")
     strays = sorted(n for n in names if not n.startswith(allowed))
     assert strays == [], strays
+    repository_only = [".github/workflows/lint-test.yml", ".github/workflows/release.yml", ".github/renovate.json",
+                       "CONTRIBUTING.md", "SECURITY.md", "artifacthub-repo.yml", "CHANGELOG.md", "hack/ci/tools.sh"]
+    assert all((CHART / n).is_file() for n in repository_only)
+    assert sorted(names & set(repository_only)) == []

@@ -127,7 +127,7 @@ def test_should_call_only_make_targets_that_exist():
     targets = make_targets()
     called = {path.name: make_calls(run_blocks(path)) for path in workflow_files()}
     assert called == {
-        "lint-test.yml": {"workflow-lint", "ct-lint", "lint", "dist-test", "unit", "tools", "venv",
+        "lint-test.yml": {"workflow-lint", "ct-lint", "lint", "dist-test", "unit", "scan-test", "tools", "venv",
                           "cluster-bins", "cluster-test", "node-test"},
         "release.yml": {"repo"},
     }
