@@ -5,7 +5,10 @@ values.yaml is the one source of every value's documentation: its `## @param KEY
 description` line (the readme-generator format that README.md's tables come from) and its
 default. This script copies both into the schema node of each documented key, as "description"
 and "default", and drops them from the nodes of the maps that hold documented keys (those have
-no @param line). Everything else in the schema (types, patterns, enums, `definitions`, keys the
+no @param line). It also lists, in each map's "required", the keys whose default is not empty:
+helm drops a key set to null (`key:` with nothing after it, or `--set key=null`), so the schema
+refuses that key by name instead of a template failing without it. A key whose default is empty
+("", [], {}, null, or a map of such keys) may be null: it means "nothing", as its default does. Everything else in the schema (types, patterns, enums, `definitions`, keys the
 schema allows below a documented key) is written by hand and kept as it is.
 
 usage: hack/values-schema.py [--check]
@@ -41,6 +44,13 @@ def lookup(tree: dict, path: str):
     return tree
 
 
+def nullable(value) -> bool:
+    """Whether null may stand for this default: it is empty, or a map of keys that may be null."""
+    if isinstance(value, dict):
+        return all(nullable(v) for v in value.values())
+    return value in ("", None) or value == []
+
+
 def generate(values_text: str, schema: dict) -> dict:
     """The schema with every documented key's description and default taken from values.yaml."""
     docs = params(values_text)
@@ -48,6 +58,11 @@ def generate(values_text: str, schema: dict) -> dict:
     out = copy.deepcopy(schema)
 
     def fill(node: dict, tree: dict, prefix: str) -> None:
+        required = [key for key in node.get("properties", {}) if key in tree and not nullable(tree[key])]
+        if required:
+            node["required"] = required
+        else:
+            node.pop("required", None)
         for key, sub in node.get("properties", {}).items():
             path = prefix + key
             if path in docs:

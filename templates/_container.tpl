@@ -74,8 +74,9 @@ script when examples.enabled and no file is given; empty means "sleep infinity".
 Usage: {{ include "pytorch.entrypointFile" . }}
 */}}
 {{- define "pytorch.entrypointFile" -}}
-{{- if .Values.entrypoint.file -}}
-{{- .Values.entrypoint.file -}}
+{{- $file := (.Values.entrypoint | default (dict)).file -}}
+{{- if $file -}}
+{{- $file -}}
 {{- else if .Values.examples.enabled -}}
 ddp_train.py
 {{- end -}}
@@ -87,7 +88,7 @@ is split on whitespace.
 Usage: {{ $args := include "pytorch.entrypointArgs" . | fromYamlArray }}
 */}}
 {{- define "pytorch.entrypointArgs" -}}
-{{- $args := .Values.entrypoint.args -}}
+{{- $args := (.Values.entrypoint | default (dict)).args | default (list) -}}
 {{- if kindIs "string" $args -}}
 {{- $args = compact (regexSplit "\\s+" (trim $args) -1) -}}
 {{- end -}}
@@ -210,7 +211,7 @@ pytorch.resources: the PyTorch container's resources: `resources` plus gpu.count
 Usage: {{ include "pytorch.resources" . }}
 */}}
 {{- define "pytorch.resources" -}}
-{{- $resources := deepCopy .Values.resources -}}
+{{- $resources := deepCopy (.Values.resources | default (dict)) -}}
 {{- if gt (int .Values.gpu.count) 0 -}}
 {{- $limits := default (dict) $resources.limits -}}
 {{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) -}}
@@ -260,7 +261,7 @@ Usage: {{ if include "pytorch.userSetsEnv" (dict "name" "OMP_NUM_THREADS" "conte
 {{- define "pytorch.userSetsEnv" -}}
 {{- $ := .context -}}
 {{- $name := .name -}}
-{{- $own := hasKey $.Values.torchEnv $name -}}
+{{- $own := hasKey ($.Values.torchEnv | default (dict)) $name -}}
 {{- if kindIs "slice" $.Values.extraEnvVars -}}
 {{- range $.Values.extraEnvVars }}{{ if and (kindIs "map" .) (eq (toString .name) $name) }}{{ $own = true }}{{ end }}{{ end -}}
 {{- end -}}

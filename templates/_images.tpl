@@ -8,7 +8,7 @@ Usage: {{ include "pytorch.image" (dict "image" .Values.image "context" $) }}
 {{- fail "pytorch.image: missing argument 'image'" -}}
 {{- end -}}
 {{- $registry := .image.registry -}}
-{{- with .context.Values.global.imageRegistry }}{{ $registry = . }}{{ end -}}
+{{- with (.context.Values.global | default (dict)).imageRegistry }}{{ $registry = . }}{{ end -}}
 {{- $ref := .image.repository -}}
 {{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
 {{- if .image.digest -}}
@@ -25,7 +25,7 @@ names or {name: ...} objects.
 Usage: {{ include "pytorch.imagePullSecrets" . }}
 */}}
 {{- define "pytorch.imagePullSecrets" -}}
-{{- $lists := list .Values.global.imagePullSecrets .Values.image.pullSecrets -}}
+{{- $lists := list (.Values.global | default (dict)).imagePullSecrets .Values.image.pullSecrets -}}
 {{- if eq (include "pytorch.filesSource" .) "git" -}}
 {{- $lists = append $lists .Values.git.pullSecrets -}}
 {{- end -}}

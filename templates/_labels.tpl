@@ -29,7 +29,7 @@ whole `annotations:` block, or nothing when there are none.
 Usage: {{ include "pytorch.annotations" (dict "extra" .Values.service.annotations "context" $) }}
 */}}
 {{- define "pytorch.annotations" -}}
-{{- $all := merge (dict) (.extra | default (dict)) .context.Values.commonAnnotations -}}
+{{- $all := merge (dict) (.extra | default (dict)) (.context.Values.commonAnnotations | default (dict)) -}}
 {{- if $all }}
 annotations:
   {{- include "pytorch.tplvalues.render" (dict "value" $all "context" .context) | nindent 2 }}

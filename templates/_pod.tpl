@@ -21,7 +21,7 @@ metadata:
   {{- $_ := set $annotations "checksum/files" (include (print $.Template.BasePath "/configmap.yaml") $ | sha256sum) }}
   {{- end }}
   {{- $annotations = merge $annotations (include "pytorch.kueue.podAnnotations" $ | fromYaml) (include "pytorch.gang.podAnnotations" $ | fromYaml) }}
-  {{- with include "pytorch.annotations" (dict "extra" (merge $annotations $.Values.podAnnotations) "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.annotations" (dict "extra" (merge $annotations ($.Values.podAnnotations | default (dict))) "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
 spec:
   serviceAccountName: {{ include "pytorch.serviceAccountName" $ | quote }}
   automountServiceAccountToken: {{ $.Values.serviceAccount.automountServiceAccountToken }}

@@ -93,7 +93,7 @@ Usage: {{ include "pytorch.storageClass" (dict "class" .Values.persistence.stora
 */}}
 {{- define "pytorch.storageClass" -}}
 {{- $class := .class -}}
-{{- with .context.Values.global.storageClass }}{{ $class = . }}{{ end -}}
+{{- with (.context.Values.global | default (dict)).storageClass }}{{ $class = . }}{{ end -}}
 {{- if eq $class "-" -}}
 storageClassName: ""
 {{- else if $class -}}

@@ -30,7 +30,9 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- if and $file (not (isAbs $file)) (not (include "pytorch.filesSource" .)) -}}
 {{- $errors = append $errors (printf "entrypoint.file: %q is relative to /app, but no files are loaded there (set configMap, add files under files/, set examples.enabled=true or cloneFilesFromGit.enabled=true, or give an absolute path)" $file) -}}
 {{- end -}}
-{{- if and (ne (toString $v.pdb.minAvailable) "") (ne (toString $v.pdb.maxUnavailable) "") -}}
+{{- $minAvailable := ternary "" (toString $v.pdb.minAvailable) (kindIs "invalid" $v.pdb.minAvailable) -}}
+{{- $maxUnavailable := ternary "" (toString $v.pdb.maxUnavailable) (kindIs "invalid" $v.pdb.maxUnavailable) -}}
+{{- if and (ne $minAvailable "") (ne $maxUnavailable "") -}}
 {{- $errors = append $errors "pdb.minAvailable and pdb.maxUnavailable: set only one of them (a PodDisruptionBudget takes one)" -}}
 {{- end -}}
 {{- if and $v.volumePermissions.enabled (not $v.persistence.enabled) -}}
@@ -86,6 +88,7 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- end -}}
 {{- end -}}
 {{- range $key, $res := dict "resources" $v.resources "volumePermissions.resources" $v.volumePermissions.resources "tensorboard.resources" $v.tensorboard.resources -}}
+{{- $res = $res | default (dict) -}}
 {{- range $name, $qty := ($res.requests | default (dict)) -}}
 {{- if and (contains "/" $name) (ne (toString $qty) (toString (get ($res.limits | default (dict)) $name))) -}}
 {{- $errors = append $errors (printf "%s.requests.%s: an extended resource needs the same quantity in %s.limits.%s" $key $name $key $name) -}}
