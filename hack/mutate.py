@@ -74,13 +74,19 @@ def module_for(path: str) -> list[str]:
     return ["test_" + Path(path).stem.lower().lstrip("_").replace("-", "_") + ".py"]
 
 
+def test_path(test: str) -> str:
+    """A `tests` entry as a pytest argument: module::test of tests/unit, or a path from the
+    repository root (tests/cluster/...) for a mistake only another suite can see."""
+    return test if test.startswith("tests/") else f"{UNIT}/{test}"
+
+
 def stages(mutant: Mutant) -> list[list[str]]:
     """The pytest arguments of each stage, run in order until one fails: the mutant's own test
-    ids (module::test, if any), then its modules (its `tests` modules, then the file's), then the
-    rest of the unit suite. pytest runs the tests of one module in file order whatever the
-    arguments say, so a test id goes in a stage of its own."""
-    ids = [f"{UNIT}/{t}" for t in mutant.tests + FIRST_IDS.get(mutant.file, []) if "::" in t]
-    modules = [t.split("::")[0] for t in mutant.tests] + module_for(mutant.file)
+    ids (module::test, if any), then its modules (its `tests` modules of the unit suite, then the
+    file's), then the rest of the unit suite. pytest runs the tests of one module in file order
+    whatever the arguments say, so a test id goes in a stage of its own."""
+    ids = [test_path(t) for t in mutant.tests + FIRST_IDS.get(mutant.file, []) if "::" in t]
+    modules = [t.split("::")[0] for t in mutant.tests if not t.startswith("tests/")] + module_for(mutant.file)
     modules = [f"{UNIT}/{m}" for m in dict.fromkeys(modules)]
     rest = [UNIT, *[f"--ignore={m}" for m in modules]]
     return [s for s in (ids, modules, rest) if s]
@@ -122,9 +128,9 @@ def problems(mutants: list[Mutant], root: Path) -> list[str]:
                        "refresh the mutant after a template change)")
         if m.original == m.replacement:
             out.append(f"{m.id}: the replacement equals the original")
-        for module in [t.split("::")[0] for t in m.tests] + module_for(m.file):
-            if not (root / UNIT / module).is_file():
-                out.append(f"{m.id}: no test module {UNIT}/{module}")
+        for module in [test_path(t).split("::")[0] for t in m.tests] + [f"{UNIT}/{f}" for f in module_for(m.file)]:
+            if not (root / module).is_file():
+                out.append(f"{m.id}: no test module {module}")
     files = {str(p.relative_to(root)) for p in (root / "templates").rglob("*") if p.is_file()}
     files |= {"values.yaml", "values.schema.json"}
     for file in sorted(files - {m.file for m in mutants}):
@@ -154,7 +160,9 @@ def copy_repository(dest: Path) -> Path:
 
 
 def pytest(root: Path, args: list[str]) -> tuple[int, str]:
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", MARKERS, *args]
+    # A test named outside tests/unit (a control-plane test) runs whatever its marker.
+    markers = [] if any(a.startswith("tests/") and not a.startswith(f"{UNIT}/") for a in args) else ["-m", MARKERS]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *markers, *args]
     try:
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=PYTEST_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -5,7 +5,7 @@ Usage: {{ include "pytorch.selectorLabels" . }}
 */}}
 {{- define "pytorch.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "pytorch.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{/*

@@ -9,8 +9,11 @@ the way out (README: "Upgrading").
 
 {{/*
 pytorch.upgrade.jobChecksum: sha256 of what Kubernetes never changes in a created Job: its pod
-template, completion mode, success policy and pod failure policy. The Job carries it as its
-checksum/pod-template annotation.
+template, and in `spec` the inputs of every other field the API server refuses to change
+(completionMode and completions: distributed, with worldSize in the template; successPolicy; the
+podFailurePolicy rules as rendered, faultTolerance.nonRetriableExitCodes' rule included). Only
+parallelism, backoffLimit, activeDeadlineSeconds and ttlSecondsAfterFinished stay out: an update
+may change them. The Job carries it as its checksum/pod-template annotation.
 Usage: {{ include "pytorch.upgrade.jobChecksum" (dict "template" $template "spec" $immutable) }}
 */}}
 {{- define "pytorch.upgrade.jobChecksum" -}}

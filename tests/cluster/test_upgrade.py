@@ -82,10 +82,15 @@ def job_message(ns: str) -> str:
             f"resources...); delete it first: kubectl delete job -n {ns} train-pytorch, then upgrade again")
 
 
+FAIL_ON_42 = {"action": "FailJob", "onExitCodes": {"containerName": "pytorch", "operator": "In", "values": [42]}}
+
+
 @pytest.mark.parametrize("change,check", [
     ("entrypoint.args={--lr,0.1}", lambda job: job["spec"]["template"]["spec"]["containers"][0]["args"] == ["--lr", "0.1"]),
     ("worldSize=3", lambda job: (job["spec"]["completions"], job["spec"]["parallelism"]) == (3, 3)),
-], ids=["args", "worldSize"])
+    # the pod template stays the same; the podFailurePolicy, which cannot change either, does not
+    ("faultTolerance.nonRetriableExitCodes={42}", lambda job: job["spec"]["podFailurePolicy"]["rules"][-1] == FAIL_ON_42),
+], ids=["args", "worldSize", "nonRetriableExitCodes"])
 def test_should_refuse_to_change_a_created_job_and_run_a_new_one_once_it_is_deleted(cluster, namespace, chart,
                                                                                    change, check):
     ns = namespace()
@@ -108,6 +113,31 @@ def test_should_refuse_to_change_a_created_job_and_run_a_new_one_once_it_is_dele
     new = cluster.get("job", "train-pytorch", "-n", ns)
     assert new["metadata"]["uid"] != old["metadata"]["uid"] and check(new)
     assert history(cluster, "train", ns)[-1] == (3, "deployed")
+
+
+@pytest.mark.parametrize("kind,installed,change,message", [
+    ("job", JOB, "entrypoint.args={--lr,0.1}",
+     "Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:10:4): job.enabled: the Job trainer "
+     "exists and Kubernetes cannot change its pods (entrypoint, worldSize, image, env, resources...); delete it "
+     "first: kubectl delete job -n {ns} trainer, then upgrade again"),
+    ("statefulset", STS, SIZE,
+     "Error: UPGRADE FAILED: execution error at (pytorch/templates/statefulset.yaml:4:4): persistence.size: the "
+     "StatefulSet trainer's claims are 8Gi and its volumeClaimTemplates cannot change; resize each claim (kubectl "
+     """patch pvc -n {ns} data-trainer-<rank> -p '{{"spec":{{"resources":{{"requests":{{"storage":"16Gi"}}}}}}}}', """
+     "if its StorageClass allows expansion), then kubectl delete statefulset -n {ns} trainer --cascade=orphan "
+     "(its pods keep running), then upgrade again"),
+], ids=["job", "statefulset"])
+def test_should_find_the_live_object_by_its_full_name(cluster, namespace, chart, kind, installed, change, message):
+    """The checks look the live object up by the name the chart gives it: with fullnameOverride it
+    is neither <release>-<chart> nor the release name, and a lookup by either finds nothing and
+    lets the upgrade through to the API server's refusal."""
+    ns = namespace()
+    base = (*installed, "fullnameOverride=trainer")
+    cluster.helm("install", "train", chart, "-n", ns, *sets(*base))
+    assert cluster.get(kind, "trainer", "-n", ns)["metadata"]["name"] == "trainer"
+    before = snapshot(cluster, "train", ns)
+    assert refused(cluster, "train", ns, chart, *base, change) == message.format(ns=ns)
+    assert snapshot(cluster, "train", ns) == before
 
 
 def sts_message(ns: str, key_text: str) -> str:

@@ -1,5 +1,9 @@
 """templates/_container.tpl: the PyTorch container: what it runs (entrypoint.*, examples.enabled,
 launcher, torchrun.*), its environment, probes, ports and resources (gpu.*)."""
+import importlib.util
+import subprocess
+import sys
+
 import pytest
 
 from harness.pods import expand, pod_envs
@@ -125,6 +129,30 @@ def test_should_check_torch_is_installed_by_default(default, probe):
     assert "import torch" not in p["exec"]["command"][2]
 
 
+@pytest.fixture(scope="module")
+def pythons(tmp_path_factory) -> dict[str, str]:
+    """PATHs on which `python` is this suite's interpreter, with torch (the project's .venv has
+    it) or without any site-packages (-S: no torch)."""
+    assert importlib.util.find_spec("torch") is not None, \
+        f"{sys.executable} has no torch: run `make setup` (hack/venv.sh installs it into .venv)"
+    out = {}
+    for name, flags in (("with-torch", ""), ("without-torch", " -S")):
+        folder = tmp_path_factory.mktemp(name)
+        (folder / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}"{flags} "$@"\n')
+        (folder / "python").chmod(0o755)
+        out[name] = f"{folder}:/usr/bin:/bin"
+    return out
+
+
+@pytest.mark.parametrize("probe", PROBES)
+@pytest.mark.parametrize("python,passes", [("with-torch", True), ("without-torch", False)])
+def test_should_pass_the_default_probe_only_where_torch_is_installed(default, pythons, probe, python, passes):
+    """The probe's command, run as the kubelet runs it (exec, `python` looked up on PATH)."""
+    command = default.container()[probe]["exec"]["command"]
+    proc = subprocess.run(command, env={"PATH": pythons[python]}, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == ((0, "") if passes else (1, ""))
+
+
 def test_should_use_documented_default_timings(default):
     c = default.container()
     assert {k: v for k, v in c["livenessProbe"].items() if k != "exec"} == {
@@ -197,8 +225,9 @@ def test_should_leave_threads_to_torch_without_a_cpu_limit(default, render):
     ("12", merge(TORCHRUN, {"torchrun": {"nprocPerNode": 5}}), "2"),
     ("3", merge(TORCHRUN, {"torchrun": {"nprocPerNode": 4}}), "1"),
     ("16", merge(TORCHRUN, {"gpu": {"count": 4}}), "4"),
+    ("16", {"gpu": {"count": 4}}, "16"),
 ], ids=["int", "string", "fraction", "millicores", "below-one-core", "torchrun-3", "torchrun-5",
-        "torchrun-more-processes-than-cores", "torchrun-one-per-gpu"])
+        "torchrun-more-processes-than-cores", "torchrun-one-per-gpu", "python-one-process-with-gpus"])
 def test_should_divide_the_cpu_limit_among_the_processes_of_a_pod(render, cpu, launcher, threads):
     m = render(merge(distributed(5), CODE, launcher, {"resources": {"limits": {"cpu": cpu, "memory": "4Gi"}}}))
     assert omp_entries(m) == [{"name": "OMP_NUM_THREADS", "value": threads}]

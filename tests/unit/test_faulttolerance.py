@@ -70,6 +70,12 @@ def test_should_run_python_under_the_supervisor_with_fault_tolerance(render):
     assert "args" not in c
 
 
+def test_should_take_the_first_and_the_last_exit_code_of_the_range(render):
+    """1 and 255 are the edges of the codes a process can exit with and the schema accepts."""
+    c = render(merge(CODE, FT, {"faultTolerance": {"nonRetriableExitCodes": [255, 128, 1]}})).container()
+    assert c["command"][2] == supervisor(3, "1 128 255")
+
+
 def test_should_leave_out_the_exit_code_case_without_non_retriable_codes(render):
     assert render(merge(CODE, FT)).container()["command"] == [
         "sh", "-c", supervisor(3), "pytorch-supervisor", "python", "/app/train.py"]

@@ -83,3 +83,10 @@ def test_should_fail_in_the_api_helper_for_a_provider_the_schema_would_refuse(tm
     chart = chart_copy(tmp_path_factory.mktemp("probe"), {"templates/probe.yaml": probe})
     err = render_error(None, chart=chart)
     assert 'pytorch.gang.api: gangScheduling.provider must be volcano or coscheduling, got "yunikorn"' in err
+
+
+@pytest.mark.parametrize("values", WORKLOADS.values(), ids=WORKLOADS.keys())
+def test_should_count_pods_not_processes_in_the_volcano_gang(render, values):
+    """torchrun runs several processes in each pod; the gang is made of pods."""
+    m = render(merge(values, CODE, VOLCANO, {"launcher": "torchrun", "torchrun": {"nprocPerNode": 4}}), args=VOLCANO_API)
+    assert m.workload()["metadata"]["annotations"]["scheduling.volcano.sh/group-min-member"] == "3"

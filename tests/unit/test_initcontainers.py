@@ -22,8 +22,11 @@ def test_should_chown_data_volume_to_run_as_user_and_fs_group(render, mode):
     assert env_of(init) == {"OWNER": "2000:3000", "DATA_DIR": "/ckpt"}
     assert init["command"][-1] == 'chown -R "$OWNER" "$DATA_DIR"'
     assert init["volumeMounts"] == [{"name": "data", "mountPath": "/ckpt"}]
-    assert init["securityContext"]["runAsUser"] == 0
-    assert set(init["securityContext"]["capabilities"]["add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER"}
+    # root, but with only the capabilities chown needs, no escalation, a read-only root and seccomp
+    assert init["securityContext"] == {
+        "runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"]},
+        "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def test_should_run_volume_permissions_before_git_clone(render):
@@ -120,8 +123,8 @@ def test_should_not_add_git_pull_secrets_when_not_cloning(render):
 @pytest.mark.parametrize("mode", MODES)
 def test_should_run_git_container_with_secure_context(render, mode):
     ctx = render(merge(GIT_AT_V2, MODES[mode])).init_container("git-clone")["securityContext"]
-    assert ctx["allowPrivilegeEscalation"] is False and ctx["capabilities"]["drop"] == ["ALL"]
-    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx == {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                   "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def test_should_give_git_container_no_security_context_when_disabled(render):

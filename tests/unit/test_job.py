@@ -84,6 +84,12 @@ def test_should_fail_the_job_at_once_on_a_non_retriable_exit_code(render):
     assert policy == {"rules": [IGNORE_DISRUPTIONS, FAIL_FAST]}
 
 
+def test_should_fail_fast_on_the_first_and_the_last_exit_code_of_the_range(render):
+    policy = render(merge(DIST_JOB, {"faultTolerance": {"nonRetriableExitCodes": [255, 128, 1]}}))["Job"]["spec"]["podFailurePolicy"]
+    assert policy == {"rules": [IGNORE_DISRUPTIONS, {"action": "FailJob", "onExitCodes": {
+        "containerName": "pytorch", "operator": "In", "values": [1, 128, 255]}}]}
+
+
 def test_should_render_the_fail_fast_rule_without_rules_of_its_own(render):
     values = merge(CODE, JOB, {"job": {"podFailurePolicy": {"rules": []}}, "faultTolerance": {"nonRetriableExitCodes": [3, 42, 2]}})
     assert render(values)["Job"]["spec"]["podFailurePolicy"] == {"rules": [FAIL_FAST]}

@@ -1,4 +1,7 @@
 """templates/_labels.tpl: labels, selectors, common labels and annotations."""
+import pytest
+
+from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
 from harness.render import chart_copy
 from harness.tools import CHART
 
@@ -62,3 +65,37 @@ def test_should_let_a_resources_own_annotation_win_over_a_common_one(render):
     m = render({"commonAnnotations": {"owner": "ml-platform", "team": "all"}, "service": {"annotations": {"team": "vision"}}})
     assert m.get("Service", "rel-pytorch")["metadata"]["annotations"] == {"owner": "ml-platform", "team": "vision"}
     assert m["ServiceAccount"]["metadata"]["annotations"] == {"owner": "ml-platform", "team": "all"}
+
+
+def label_maps(node, key: str = ""):
+    """Every map of labels, label selectors and annotations in an object, with its key."""
+    if isinstance(node, dict):
+        if key in ("labels", "matchLabels", "annotations") or (key == "selector" and "matchLabels" not in node
+                                                               and "matchExpressions" not in node):
+            yield key, node
+        for k, v in node.items():
+            yield from label_maps(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from label_maps(item, key)
+
+
+# Names that YAML reads as numbers when a template leaves them unquoted.
+NUMERIC_NAMES = {"kueue": {"queueName": "42", "priorityClass": "7"}, "podLabels": {"batch": "2024"},
+                 "commonLabels": {"cost-center": "1001"}, "gangScheduling": {"volcano": {"queue": "3"}}}
+
+
+@pytest.mark.parametrize("values", [
+    {},
+    merge(distributed(5), {"tensorboard": {"enabled": True}, "metrics": {"enabled": True}}),
+    merge(distributed(5), CODE, JOB, SHARED_CLAIM, {"gangScheduling": {"enabled": True, "force": True}}),
+    merge(distributed(5), {"gangScheduling": {"enabled": True, "force": True, "provider": "coscheduling"}}),
+], ids=["deployment", "statefulset", "indexed-job-volcano", "statefulset-coscheduling"])
+def test_should_send_every_label_and_annotation_value_as_a_string_for_a_numeric_release_name(render, values):
+    """A release named 1234 (helm allows it) and names that look like numbers: every label,
+    selector and annotation value stays a string, which is all the API server accepts there."""
+    m = render(merge(NUMERIC_NAMES, values), release="1234", show_tests=True)
+    not_strings = [(o["kind"], key, k, v) for o in m for key, labels in label_maps(o) for k, v in labels.items()
+                   if not isinstance(v, str)]
+    assert not_strings == []
+    assert m.workload()["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == "1234"

@@ -48,6 +48,16 @@ def test_should_open_the_metrics_and_tensorboard_ports(render):
                                                   {"port": 6007, "protocol": "TCP"}]}
 
 
+@pytest.mark.parametrize("features,ports", [
+    ({"metrics": {"enabled": True, "port": 9100}, "tensorboard": {"port": 6007}}, [49875, 9100]),
+    ({"metrics": {"port": 9100}, "tensorboard": {"enabled": True, "port": 6007}}, [49875, 6007]),
+    ({"metrics": {"port": 9100}, "tensorboard": {"port": 6007}}, [49875]),
+], ids=["metrics-only", "tensorboard-only", "neither"])
+def test_should_open_each_port_only_with_its_own_feature(render, features, ports):
+    np = policy(render(features))
+    assert np["spec"]["ingress"][1]["ports"] == [{"port": p, "protocol": "TCP"} for p in ports]
+
+
 def test_should_append_extra_rules_rendered_as_templates(render):
     ingress = [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                 "ports": [{"port": 9400, "protocol": "TCP"}]}]

@@ -1,7 +1,10 @@
 """templates/NOTES.txt, rendered by `helm install --dry-run=client -o json`."""
 import json
+import re
+import shlex
 
 import pytest
+import yaml
 
 from harness.render import NAMESPACE, RELEASE, helm_run
 from harness.tools import CHART
@@ -113,3 +116,90 @@ def test_should_tell_how_to_check_the_release_and_upgrade_it_safely():
     text = notes("mode=distributed", "worldSize=3")
     assert "helm status rel -n ml\n" in text and "helm test rel -n ml\n" in text
     assert text.endswith("\n  helm upgrade rel <chart> -n ml --reuse-values --set ... --rollback-on-failure --wait --timeout 10m\n")
+
+
+# --- every command NOTES prints names objects this release has -----------------------------------
+
+KINDS = {"job": "Job", "deployment": "Deployment", "statefulset": "StatefulSet", "svc": "Service"}
+RANK_LABELS = {"StatefulSet": "apps.kubernetes.io/pod-index", "Job": "batch.kubernetes.io/job-completion-index"}
+SCENARIOS = {
+    "standalone-idle": ("fullnameOverride=trainer",),
+    "standalone-job": ("configMap=code", "entrypoint.file=t.py", "job.enabled=true", "kueue.queueName=team-a"),
+    "statefulset-idle": ("mode=distributed", "worldSize=5", "nameOverride=torch", "tensorboard.enabled=true",
+                         "tensorboard.port=6123", "kueue.queueName=team-a"),
+    "indexed-job": ("mode=distributed", "worldSize=5", "fullnameOverride=trainer", "configMap=code",
+                    "entrypoint.file=t.py", "job.enabled=true", "persistence.enabled=false", "launcher=torchrun",
+                    "tensorboard.enabled=true"),
+}
+
+
+def install(*sets: str) -> tuple[str, list[dict]]:
+    """NOTES and the objects of one `helm install --dry-run=client` (hooks left out)."""
+    proc = helm_run("install", RELEASE, str(CHART), "-n", NAMESPACE, "--dry-run=client", "-o", "json",
+                    *[f"--set={s}" for s in sets])
+    out = json.loads(proc.stdout)
+    return out["info"]["notes"], [d for d in yaml.safe_load_all(out["manifest"]) if d]
+
+
+def commands(text: str) -> list[list[str]]:
+    """Every kubectl or helm command in NOTES, as words."""
+    found = re.findall(r"(?:^|  )((?:kubectl|helm) [^\n]+)|: (kubectl [^\n]+)", text, re.M)
+    return [shlex.split(a or b) for a, b in found]
+
+
+def check_command(words: list[str], objects: list[dict]) -> None:
+    """The command's namespace, release, objects (kind/name, a pod of the StatefulSet), label
+    selectors (labels the workload's pods carry, the rank label of the workload's kind) and
+    forwarded port are those of the release."""
+    found = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    workload = next(o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job"))
+    pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert words[words.index("-n") + 1] == NAMESPACE, words
+    if words[0] == "helm":
+        assert words[1] in ("status", "test", "upgrade") and words[2] == RELEASE, words
+        return
+    for i, word in enumerate(words):
+        ref = re.fullmatch(r"(job|deployment|statefulset|svc)/(\S+)", word)
+        if ref:
+            assert (KINDS[ref[1]], ref[2]) in found, words
+            if words[1] == "port-forward":
+                ports = [p["port"] for p in found[(KINDS[ref[1]], ref[2])]["spec"]["ports"]]
+                assert [int(p) for p in words[i + 1:]] == ports, words
+        if words[i - 1] == "-l":
+            for pair in word.split(","):
+                key, value = pair.split("=")
+                if key in RANK_LABELS.values():
+                    assert key == RANK_LABELS[workload["kind"]] and value == "0", words
+                else:
+                    assert pod_labels[key] == value, words
+        if words[i - 1] == "-L":
+            assert word == RANK_LABELS[workload["kind"]], words
+    if words[1] == "exec":
+        target = words[words.index("-it") + 1]
+        if workload["kind"] == "StatefulSet":
+            assert target == f"{workload['metadata']['name']}-0", words
+        else:
+            assert target == f"{workload['kind'].lower()}/{workload['metadata']['name']}", words
+
+
+@pytest.mark.parametrize("sets", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_should_name_only_objects_of_the_release_in_every_command(sets):
+    text, objects = install(*sets)
+    found = commands(text)
+    assert len(found) >= 4, text
+    for words in found:
+        check_command(words, objects)
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    master = re.search(r"The master Service ([^.]+)\.ml\.svc\.cluster\.local:(\d+) ", text)
+    assert [p["port"] for p in services[master[1]]["spec"]["ports"]] == [int(master[2])]
+    for claim in re.findall(r" is on claim (\S+)\.\n", text):
+        assert claim in [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    for master_pod in re.findall(r"pod (\S+)-0 is rank 0", text):
+        assert master_pod in [o["metadata"]["name"] for o in objects if o["kind"] == "StatefulSet"]
+
+
+def test_should_count_pods_in_the_gang_and_processes_in_the_world():
+    text = notes("mode=distributed", "worldSize=5", "configMap=c", "entrypoint.file=t.py", "launcher=torchrun",
+                 "torchrun.nprocPerNode=3", "gangScheduling.enabled=true", "gangScheduling.force=true")
+    assert "Each pod runs torchrun with 3 process(es): WORLD_SIZE = 15." in text
+    assert "no rank is bound until all 5 fit" in text

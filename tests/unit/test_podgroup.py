@@ -30,3 +30,11 @@ def test_should_render_the_pod_group_when_forced(render):
 ], ids=["not-served", "volcano", "gang-off"])
 def test_should_render_no_pod_group(render, values, api):
     assert render(values, args=api).find("PodGroup") is None
+
+
+@pytest.mark.parametrize("values", [distributed(6), merge(distributed(6), CODE, JOB, SHARED_CLAIM)],
+                         ids=["StatefulSet", "Indexed Job"])
+def test_should_count_pods_not_processes_in_the_pod_group(render, values):
+    """torchrun runs several processes in each pod (one per GPU here); the group is made of pods."""
+    values = merge(values, CODE, COSCHEDULING, {"launcher": "torchrun", "gpu": {"count": 4}})
+    assert render(values, args=API).get("PodGroup", "rel-pytorch")["spec"]["minMember"] == 6

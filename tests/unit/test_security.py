@@ -3,7 +3,7 @@ containerSecurityContext.*)."""
 import pytest
 
 from harness.pod_security import restricted_violations
-from harness.presets import GIT, MODES, PERMISSIONS
+from harness.presets import GIT, JOB, MODES, PERMISSIONS, SHARED_CLAIM, distributed, merge
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -64,3 +64,30 @@ def test_should_give_read_only_root_writable_home_tmp_and_caches(render, mode):
     assert env["HOME"] == "/tmp" and env["XDG_CACHE_HOME"].startswith("/tmp/")
     assert m.mounts()["/tmp"]["name"] == "tmp" and m.volumes()["tmp"]["emptyDir"] == {}
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+# Every container the chart can render, in one render each per workload kind (a Job needs an
+# entrypoint: one in the cloned files).
+ENTRYPOINT = {"entrypoint": {"file": "train.py"}}
+EVERY_CONTAINER = merge(GIT, PERMISSIONS, {"tensorboard": {"enabled": True}})
+NON_ROOT = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+# The one container that runs as root, with what chown needs and nothing more.
+ROOT_CHOWN = {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+              "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"]},
+              "seccompProfile": {"type": "RuntimeDefault"}}
+# The helm test pod's container (its pod runs it as nobody, with seccomp).
+HOOK = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+@pytest.mark.parametrize("values", [{}, distributed(5), merge(ENTRYPOINT, JOB), merge(distributed(5), ENTRYPOINT, JOB, SHARED_CLAIM)],
+                         ids=["deployment", "statefulset", "job", "indexed-job"])
+def test_should_give_every_container_of_every_pod_its_exact_security_context(render, values):
+    m = render(merge(EVERY_CONTAINER, values), show_tests=True)
+    contexts = {(o["kind"], c["name"]): c.get("securityContext")
+                for o in m if o["kind"] in ("Deployment", "StatefulSet", "Job", "Pod")
+                for spec in [o["spec"]["template"]["spec"] if o["kind"] != "Pod" else o["spec"]]
+                for c in spec.get("initContainers", []) + spec["containers"]}
+    kind = m.workload()["kind"]
+    assert contexts == {(kind, "volume-permissions"): ROOT_CHOWN, (kind, "git-clone"): NON_ROOT,
+                        (kind, "tensorboard"): NON_ROOT, (kind, "pytorch"): NON_ROOT, ("Pod", "resolve-master"): HOOK}

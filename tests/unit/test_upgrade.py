@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from harness.presets import CODE, JOB, SHARED_CLAIM, distributed, merge
+from harness.presets import CODE, JOB, SHARED_CLAIM, TORCHRUN, distributed, merge
 
 DIST_JOB = merge(CODE, distributed(2), JOB, SHARED_CLAIM)
 STS = distributed(2)
@@ -56,6 +56,52 @@ def test_should_change_the_job_checksum_with_its_pods_or_policies(render, change
 def test_should_keep_the_job_checksum_when_only_mutable_fields_change(render, change):
     job = render(merge(DIST_JOB, change))["Job"]
     assert job["metadata"]["annotations"]["checksum/pod-template"] == checksum(render)
+
+
+# The fields of a Job's spec that the API server lets an update change; every other field of the
+# spec (template, completionMode, completions, successPolicy, podFailurePolicy, selector...) is
+# immutable, and the checksum must change with each of them.
+MUTABLE_JOB_FIELDS = {"parallelism", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished",
+                      "suspend", "maxFailedIndexes"}
+EXIT_42 = {"faultTolerance": {"nonRetriableExitCodes": [42]}}
+TORCHRUN_JOB = merge(DIST_JOB, TORCHRUN)
+# (values, helm template arguments) that each change one input of the Job, immutable or not
+JOB_VARIANTS = {
+    "base": (DIST_JOB, ()),
+    "worldSize": (merge(DIST_JOB, {"worldSize": 5}), ()),
+    "standalone": (merge(CODE, JOB), ()),
+    "no-success-policy-before-1.33": (DIST_JOB, ("--kube-version", "1.32.0")),
+    "user-failure-rule": (merge(DIST_JOB, {"job": {"podFailurePolicy": {"rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "False"}]}]}}}), ()),
+    "exit-codes-python-without-supervisor": (merge(DIST_JOB, EXIT_42), ()),
+    "torchrun": (TORCHRUN_JOB, ()),
+    "exit-codes-torchrun": (merge(TORCHRUN_JOB, EXIT_42), ()),
+    "exit-codes-torchrun-elastic": (merge(TORCHRUN_JOB, EXIT_42, {"faultTolerance": {"enabled": True}}), ()),
+    "image": (merge(DIST_JOB, {"image": {"tag": "2.9.1-cuda12.8-cudnn9-runtime"}}), ()),
+    "backoffLimit": (merge(DIST_JOB, {"job": {"backoffLimit": 7}}), ()),
+    "activeDeadlineSeconds": (merge(DIST_JOB, {"job": {"activeDeadlineSeconds": 3600}}), ()),
+    "ttlSecondsAfterFinished": (merge(DIST_JOB, {"job": {"ttlSecondsAfterFinished": 600}}), ()),
+}
+
+
+def test_should_change_the_job_checksum_exactly_when_a_field_kubernetes_cannot_change_changes(render):
+    """For every two renders: the same checksum if and only if the same immutable fields (the
+    spec without the fields an update may change). A field left out of the checksum would let
+    an upgrade through to the API server's refusal; a mutable field in it would refuse an
+    upgrade that Kubernetes applies in place."""
+    jobs = {name: render(values, args=args)["Job"] for name, (values, args) in JOB_VARIANTS.items()}
+    immutable = {name: {k: v for k, v in job["spec"].items() if k not in MUTABLE_JOB_FIELDS}
+                 for name, job in jobs.items()}
+    sums = {name: job["metadata"]["annotations"]["checksum/pod-template"] for name, job in jobs.items()}
+    wrong = [(a, b) for a in jobs for b in jobs
+             if a < b and (sums[a] == sums[b]) != (immutable[a] == immutable[b])]
+    assert wrong == []
+    # each variant moves what its name says (the comparison above is only as good as they are)
+    assert immutable["exit-codes-torchrun"]["template"] == immutable["torchrun"]["template"]
+    assert immutable["exit-codes-python-without-supervisor"]["template"] == immutable["base"]["template"]
+    assert immutable["no-success-policy-before-1.33"] == {k: v for k, v in immutable["base"].items()
+                                                          if k != "successPolicy"}
+    assert immutable["backoffLimit"] == immutable["base"]
 
 
 def test_should_add_nothing_to_the_statefulset(render):

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from harness.presets import distributed, leaves
+from harness.presets import CODE, GIT, PERMISSIONS, distributed, leaves, merge
 from harness.tools import CHART
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
@@ -187,3 +187,210 @@ def test_should_share_one_definition_between_the_three_images():
         assert node["allOf"] == [{"$ref": "#/definitions/image"}], path
         assert node["additionalProperties"] is False
         assert set(node["properties"]) - {"debug"} == set(SCHEMA["definitions"]["image"]["properties"])
+
+
+# --- every bound and every enum of the schema, at its edges ------------------------------------
+# The tables below are written out, not read from the schema: a bound dropped or moved, or an
+# enum value added or removed, fails the comparison with the schema before anything else. The
+# sweeps then check each bound at its edge (the value at the bound accepted, the next one past it
+# refused at its key) and render each enum value the schema allows (so that a value the templates
+# do not handle shows up as a render that equals another value's, or as an error).
+
+DEFAULTS = yaml.safe_load(VALUES_TEXT)
+VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
+# A key of a map whose values the schema describes by pattern (resources.limits.*).
+SAMPLE_KEY = "cpu"
+MAX_INT32 = 2147483647
+
+EXPECTED_BOUNDS = {
+    **{f"{image}.tag": {"minimum": 0} for image in ("image", "git", "volumePermissions.image", "tensorboard.image")},
+    "worldSize": {"minimum": 1, "maximum": 10000},
+    "port": {"minimum": 1, "maximum": 65535},
+    "resources.limits.*": {"minimum": 0},
+    "resources.requests.*": {"minimum": 0},
+    "securityContext.fsGroup": {"minimum": 0, "maximum": MAX_INT32},
+    "securityContext.runAsUser": {"minimum": 0, "maximum": MAX_INT32},
+    "securityContext.runAsGroup": {"minimum": 0, "maximum": MAX_INT32},
+    **{f"{probe}.{field}": {"minimum": low, "maximum": MAX_INT32}
+       for probe in ("livenessProbe", "readinessProbe")
+       for field, low in (("initialDelaySeconds", 0), ("periodSeconds", 1), ("timeoutSeconds", 1),
+                          ("successThreshold", 1), ("failureThreshold", 1))},
+    "livenessProbe.successThreshold": {"minimum": 1, "maximum": 1},   # the API server's rule for liveness
+    "shm.sizeLimit": {"minimum": 0},
+    "torchrun.nprocPerNode": {"minimum": 0, "maximum": 1024},
+    "threadsPerProcess": {"minimum": 0, "maximum": 1024},
+    "gpu.count": {"minimum": 0, "maximum": 1024},
+    "job.backoffLimit": {"minimum": 0, "maximum": MAX_INT32},
+    "job.activeDeadlineSeconds": {"minimum": 1},
+    "job.ttlSecondsAfterFinished": {"minimum": 0, "maximum": MAX_INT32},
+    "faultTolerance.maxRestarts": {"minimum": 0},
+    "faultTolerance.minNodes": {"minimum": 0},
+    "faultTolerance.nonRetriableExitCodes[]": {"minimum": 1, "maximum": 255},
+    "faultTolerance.collectiveTimeoutSeconds": {"minimum": 1},
+    "heartbeat.timeoutSeconds": {"minimum": 1},
+    "checkpoint.everySteps": {"minimum": 0},
+    "checkpoint.persistence.size": {"minimum": 0},
+    "persistence.size": {"exclusiveMinimum": 0},
+    "volumePermissions.resources.limits.*": {"minimum": 0},
+    "volumePermissions.resources.requests.*": {"minimum": 0},
+    "terminationGracePeriodSeconds": {"minimum": 0},
+    "pdb.minAvailable": {"minimum": 0, "maximum": MAX_INT32},
+    "pdb.maxUnavailable": {"minimum": 0, "maximum": MAX_INT32},
+    "kueue.topology.sliceSize": {"minimum": 1},
+    "gangScheduling.coscheduling.scheduleTimeoutSeconds": {"minimum": 1},
+    "metrics.port": {"minimum": 1, "maximum": 65535},
+    "tensorboard.port": {"minimum": 1, "maximum": 65535},
+    "tensorboard.resources.limits.*": {"minimum": 0},
+    "tensorboard.resources.requests.*": {"minimum": 0},
+}
+
+PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
+PRESETS = ["", "soft", "hard"]
+SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"]
+RETENTION = ["Retain", "Delete"]
+EXPECTED_ENUMS = {
+    "image.pullPolicy": PULL_POLICIES,
+    "mode": ["standalone", "distributed"],
+    "git.pullPolicy": PULL_POLICIES,
+    "volumePermissions.image.pullPolicy": PULL_POLICIES,
+    "podAffinityPreset": PRESETS,
+    "podAntiAffinityPreset": PRESETS,
+    "nodeAffinityPreset.type": PRESETS,
+    "securityContext.fsGroupChangePolicy": ["OnRootMismatch", "Always"],
+    "containerSecurityContext.seccompProfile.type": ["RuntimeDefault", "Localhost", "Unconfined"],
+    "launcher": ["python", "torchrun"],
+    "checkpoint.persistence.accessMode": ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"],
+    "service.type": SERVICE_TYPES,
+    "persistence.accessMode": ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"],
+    "persistentVolumeClaimRetentionPolicy.whenDeleted": RETENTION,
+    "persistentVolumeClaimRetentionPolicy.whenScaled": RETENTION,
+    "gangScheduling.provider": ["volcano", "coscheduling"],
+    "tensorboard.service.type": SERVICE_TYPES,
+    "tensorboard.image.pullPolicy": PULL_POLICIES,
+}
+# What turns on the part of the chart that reads each enum (the default values do for the rest).
+ENUM_CONTEXT = {
+    "git.pullPolicy": GIT,
+    "volumePermissions.image.pullPolicy": PERMISSIONS,
+    "nodeAffinityPreset.type": {"nodeAffinityPreset": {"key": "topology.kubernetes.io/zone", "values": ["zone-a"]}},
+    "launcher": CODE,
+    "checkpoint.persistence.accessMode": {"checkpoint": {"persistence": {"enabled": True}}},
+    "persistentVolumeClaimRetentionPolicy.whenDeleted": distributed(5),
+    "persistentVolumeClaimRetentionPolicy.whenScaled": distributed(5),
+    "gangScheduling.provider": merge(distributed(5), {"gangScheduling": {"enabled": True, "force": True}}),
+    "tensorboard.service.type": {"tensorboard": {"enabled": True}},
+    "tensorboard.image.pullPolicy": {"tensorboard": {"enabled": True}},
+}
+# What one enum value needs besides (a Localhost seccomp profile names its file).
+ENUM_VALUE_CONTEXT = {
+    ("mode", "distributed"): {"worldSize": 5},
+    ("containerSecurityContext.seccompProfile.type", "Localhost"):
+        {"containerSecurityContext": {"seccompProfile": {"localhostProfile": "profiles/train.json"}}},
+}
+
+
+def schema_nodes(node: dict, path: str = "", found: dict | None = None) -> dict[str, list[dict]]:
+    """Every value path of the schema (a list item written [], a pattern key *) with its
+    schema nodes (the branches of a oneOf each count), definitions resolved."""
+    found = {} if found is None else found
+    node = resolve(node)
+    found.setdefault(path, []).append(node)
+    for name, child in node.get("properties", {}).items():
+        schema_nodes(child, f"{path}.{name}" if path else name, found)
+    if isinstance(node.get("items"), dict):
+        schema_nodes(node["items"], path + "[]", found)
+    for child in node.get("patternProperties", {}).values():
+        schema_nodes(child, path + ".*", found)
+    for child in node.get("oneOf", []) + node.get("anyOf", []):
+        schema_nodes(child, path, found)
+    return found
+
+
+NODES = schema_nodes(SCHEMA)
+BOUND_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def schema_bounds() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for path, nodes in NODES.items():
+        for node in nodes:
+            out.setdefault(path, {}).update({k: node[k] for k in BOUND_KEYWORDS if k in node})
+    return {path: bounds for path, bounds in out.items() if bounds}
+
+
+def schema_enums() -> dict[str, list]:
+    return {path: node["enum"] for path, nodes in NODES.items() for node in nodes if "enum" in node}
+
+
+def at(path: str, value) -> dict:
+    """The values document that sets `path` (a list item: a one-item list; *: SAMPLE_KEY) to value."""
+    out = value
+    for part in reversed(path.split(".")):
+        while part.endswith("[]"):
+            part, out = part[:-2], [out]
+        out = {SAMPLE_KEY if part == "*" else part: out}
+    return out
+
+
+def location(path: str) -> list:
+    """jsonschema's absolute_path of the value at `path`, as at() places it."""
+    out: list = []
+    for part in path.split("."):
+        items = 0
+        while part.endswith("[]"):
+            part, items = part[:-2], items + 1
+        out += [SAMPLE_KEY if part == "*" else part] + [0] * items
+    return out
+
+
+def refused_at(path: str, value) -> bool:
+    """Whether the schema refuses the default values with `path` set to value, at that key."""
+    document = merge(DEFAULTS, at(path, value))
+    return any(list(error.absolute_path) == location(path) for error in VALIDATOR.iter_errors(document))
+
+
+def test_should_bound_exactly_the_values_listed():
+    assert schema_bounds() == EXPECTED_BOUNDS
+
+
+def edges() -> list[tuple[str, str, object, object]]:
+    """(path, keyword, the value at the edge that is accepted, the nearest value refused)."""
+    out = []
+    for path, bounds in EXPECTED_BOUNDS.items():
+        integer = any("integer" in (n.get("type") if isinstance(n.get("type"), list) else [n.get("type")])
+                      for n in NODES.get(path, []) if any(k in n for k in BOUND_KEYWORDS))
+        step = 1 if integer else 0.5
+        for keyword, bound in bounds.items():
+            accepted, refused = {"minimum": (bound, bound - step), "maximum": (bound, bound + step),
+                                 "exclusiveMinimum": (bound + step, bound),
+                                 "exclusiveMaximum": (bound - step, bound)}[keyword]
+            out.append((path, keyword, accepted, refused))
+    return out
+
+
+@pytest.mark.parametrize("path,keyword,accepted,refused", edges(), ids=lambda v: str(v))
+def test_should_accept_each_bound_and_refuse_the_value_past_it(path, keyword, accepted, refused):
+    assert not refused_at(path, accepted), f"{path}={accepted} is refused ({keyword})"
+    assert refused_at(path, refused), f"{path}={refused} is accepted ({keyword})"
+
+
+def test_should_allow_exactly_the_enum_values_listed():
+    assert schema_enums() == EXPECTED_ENUMS
+
+
+@pytest.mark.parametrize("path", EXPECTED_ENUMS)
+def test_should_refuse_a_value_outside_each_enum(path):
+    assert refused_at(path, "Other")
+    assert not any(refused_at(path, value) for value in EXPECTED_ENUMS[path])
+
+
+@pytest.mark.parametrize("path", sorted(schema_enums()))
+def test_should_render_each_value_of_an_enum_its_own_way(render, path):
+    """Each value the schema allows renders, and differently from every other value of that
+    enum: a value the templates do not handle renders as another one does (or fails)."""
+    renders = {}
+    for value in schema_enums()[path]:
+        values = merge(ENUM_CONTEXT.get(path, {}), ENUM_VALUE_CONTEXT.get((path, value), {}), at(path, value))
+        renders[value] = render(values).objects
+    same = [(a, b) for a in renders for b in renders if a < b and renders[a] == renders[b]]
+    assert same == []
