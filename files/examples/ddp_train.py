@@ -50,6 +50,7 @@ import sys
 import threading
 import time
 import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # torch warns at import when numpy is missing; this script does not use numpy.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -59,7 +60,6 @@ import torch.distributed as dist  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
 RESULT_TAG = "DDP_RESULT"
 CHECKPOINT_NAME = "ddp_train.pt"
