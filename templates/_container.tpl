@@ -151,6 +151,8 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 {{- if $.Values.metrics.enabled }}
 - name: METRICS_PORT
   value: {{ $.Values.metrics.port | quote }}
+- name: METRICS_PATH
+  value: {{ $.Values.metrics.path | quote }}
 {{- end }}
 {{- if $.Values.tensorboard.enabled }}
 - name: TENSORBOARD_LOG_DIR

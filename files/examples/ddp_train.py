@@ -26,6 +26,11 @@ Fault tolerance (the chart's contract, README "Fault tolerance"; docs/fault-tole
   fired (markers under $CHECKPOINT_DIR/ddp_train/faults): kill = SIGKILL itself, as the OOM
   killer would; hang = stop making progress (and heartbeats) without exiting.
 
+Metrics: with METRICS_PORT set (the chart's `metrics.enabled`), every rank serves the Prometheus
+text format on 0.0.0.0:METRICS_PORT at METRICS_PATH (default /metrics), from a daemon thread:
+ddp_train_steps_total (steps done), ddp_train_last_loss (the last step's loss on this rank) and
+ddp_train_last_step_timestamp_seconds (when the last step ended), each labelled with the rank.
+
 Every log line starts with "[rank R/N]". The last line of each rank is machine-readable:
     DDP_RESULT {"rank": 0, "world_size": 2, "allreduce_sum": 3.0, ..., "ok": true}
 The exit code is 0 when every check passed, 1 otherwise.
@@ -42,8 +47,10 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # torch warns at import when numpy is missing; this script does not use numpy.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -268,6 +275,67 @@ class Faults:
             time.sleep(3600)
 
 
+class Metrics:
+    """Training metrics in the Prometheus text format (version 0.0.4), served on METRICS_PORT at
+    METRICS_PATH by a daemon thread; without METRICS_PORT, update() only records."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank, self.steps, self.loss, self.stamp = rank, 0, float("nan"), 0.0
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+
+    def update(self, steps: int, loss: float) -> None:
+        with self.lock:
+            self.steps, self.loss, self.stamp = steps, loss, time.time()
+
+    def text(self) -> str:
+        with self.lock:
+            steps, loss, stamp = self.steps, self.loss, self.stamp
+        label = f'{{rank="{self.rank}"}}'
+        return (
+            "# HELP ddp_train_steps_total Optimizer steps done by this rank.\n"
+            "# TYPE ddp_train_steps_total counter\n"
+            f"ddp_train_steps_total{label} {steps}\n"
+            "# HELP ddp_train_last_loss Loss of this rank's last step.\n"
+            "# TYPE ddp_train_last_loss gauge\n"
+            f"ddp_train_last_loss{label} {float(loss)!r}\n"
+            "# HELP ddp_train_last_step_timestamp_seconds Unix time the last step ended (0: none yet).\n"
+            "# TYPE ddp_train_last_step_timestamp_seconds gauge\n"
+            f"ddp_train_last_step_timestamp_seconds{label} {stamp!r}\n")
+
+    def serve(self, port: int, path: str, log: Log) -> None:
+        metrics = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                if self.path.split("?", 1)[0] != path:
+                    self.send_error(404)
+                    return
+                body = metrics.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:  # one line per scrape would drown the training log
+                pass
+
+        self.server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True).start()
+        log(f"serving metrics on :{self.server.server_address[1]}{path}")
+
+
+def start_metrics(rank: int, log: Log) -> Metrics:
+    """Metrics for this rank, served when METRICS_PORT is set."""
+    metrics = Metrics(rank)
+    port = os.environ.get("METRICS_PORT")
+    if port:
+        metrics.serve(int(port), os.environ.get("METRICS_PATH") or "/metrics", log)
+    return metrics
+
+
 def batch(args: argparse.Namespace, rank: int, step: int, w_true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The samples of (rank, step): the same ones whether or not the run was restarted."""
     gen = torch.Generator().manual_seed(args.seed * 1_000_003 + rank * 10_007 + step)
@@ -297,9 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(master {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}, timeout {args.timeout:g}s, "
         f"at {t_init_end:.3f})")
     beacon.joined()
+    metrics = start_metrics(rank, log)
     try:
         return train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
-                     t_init_start, t_init_end, attempt)
+                     t_init_start, t_init_end, attempt, metrics)
     except Exception as err:  # a dead peer, a timeout: say when, for the recovery figures
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # nothing left to save: a SIGTERM now ends it
         log(f"failed at {time.time():.3f}: {type(err).__name__}")
@@ -357,7 +426,7 @@ def build_model(args: argparse.Namespace) -> nn.Module:
 
 
 def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank,
-          t_init_start, t_init_end, attempt) -> int:
+          t_init_start, t_init_end, attempt, metrics=None) -> int:
     # Sanity check: each rank contributes rank + 1, so the sum is N(N+1)/2.
     probe = torch.tensor([float(rank + 1)], device=device)
     dist.all_reduce(probe, op=dist.ReduceOp.SUM)
@@ -410,6 +479,8 @@ def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank
         opt.step()
         steps = step + 1
         beacon.beat()
+        if metrics:
+            metrics.update(steps, loss.item())
         if args.step_seconds > 0:
             time.sleep(args.step_seconds)
         faults.maybe_fire(rank, steps, log)

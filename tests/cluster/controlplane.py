@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from harness.crds import crd_files
 from harness.pods import resolved_env
 from harness.proc import CommandFailed, poll, run
 from harness.tools import BIN, ROOT
 
 HACK = ROOT / "hack" / "cluster"
-# The minimal PodGroup and PodMonitor CRDs written for the tests (real group/version/kind), one
-# file per CRD, named after it.
-TEST_CRDS = ROOT / "tests" / "data" / "crds"
+# The test CRDs (harness/crds.py): the real PodMonitor CRD from the Prometheus Operator module,
+# and the minimal PodGroup CRDs written for the tests.
 # A deleted CRD is served until its cleanup finalizer has deleted its instances: under a second
 # when the cleanup does not stall (ControlPlane.remove_test_crds).
 CRD_CLEANUP_S = 30
@@ -38,8 +38,8 @@ CommandError = CommandFailed
 
 
 def all_test_crds() -> tuple[str, ...]:
-    """Every test CRD's name (<plural>.<group>, the name of its file in TEST_CRDS)."""
-    return tuple(sorted(p.stem for p in TEST_CRDS.glob("*.yaml")))
+    """Every test CRD's name (<plural>.<group>)."""
+    return tuple(crd_files())
 
 
 def missing_binaries() -> list[str]:
@@ -112,8 +112,9 @@ class ControlPlane:
     def install_test_crds(self, *names: str) -> None:
         """Apply the test CRDs (all, or those named) and wait until each is Established."""
         names = names or all_test_crds()
+        files = crd_files()
         for name in names:
-            self.kubectl("apply", "-f", str(TEST_CRDS / f"{name}.yaml"))
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(files[name]))
         self.kubectl("wait", "--for=condition=Established", "crd", *names, "--timeout=60s")
 
     def remove_test_crds(self, *names: str, cleanup_s: float = CRD_CLEANUP_S) -> None:

@@ -4,8 +4,8 @@ Level: API server (validation, admission, discovery) with the real Deployment, S
 Job and EndpointSlice controllers; kwok pods. No CNI runs here, so nothing enforces the
 NetworkPolicy: what is proven is that the API server accepts it, not that traffic is filtered.
 
-The PodGroup and PodMonitor CRDs are the minimal ones of tests/data/crds (written for these
-tests, with the real group/version/kind). The tests that need them install them and remove them
+The PodMonitor CRD is the Prometheus Operator's own (harness/crds.py); the PodGroup CRDs are the
+minimal ones of tests/data/crds (written for these tests, with the real group/version/kind). The tests that need them install them and remove them
 again; the test that needs them absent removes them first, since the control plane is shared by
 every cluster test of a session.
 """

@@ -4,9 +4,9 @@ kubernetes_validate.validate() re-reads and re-parses the 1.8 MB definitions fil
 call (10-30 ms); a cached jsonschema validator checks an object in about 1 ms or less.
 
 Kinds that Kubernetes does not ship (PodMonitor, PodGroup) are validated against the
-openAPIV3Schema of the test CRDs in tests/data/crds/, the same CRDs the control-plane suite
-installs: metadata as Kubernetes' ObjectMeta, and unknown fields are errors (as with
-`kubectl --validate=strict`).
+openAPIV3Schema of the test CRDs (harness/crds.py: the real PodMonitor CRD, the PodGroups
+written in tests/data/crds/), the same CRDs the control-plane suite installs: metadata as
+Kubernetes' ObjectMeta, and unknown fields are errors (as with `kubectl --validate=strict`).
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ import referencing
 import yaml
 from kubernetes_validate import utils as kv
 
-from harness.tools import CHART, ROOT
-
-CRDS = ROOT / "tests" / "data" / "crds"
+from harness.crds import crd_files
+from harness.tools import CHART
 _OBJECT_META = "/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 # The oldest Kubernetes version of Chart.yaml's kubeVersion range (">=1.30.0-0" gives "1.30"),
@@ -48,7 +47,7 @@ def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols
         crd = crd_schemas().get((api_version, kind))
         if crd is None:
             raise LookupError(f"no Kubernetes {version} schema for {api_version} {kind}, "
-                              f"and no CRD for it in {CRDS}") from err
+                              f"and no test CRD for it (harness/crds.py)") from err
         schema = crd_json_schema(api_version, kind, crd)
     registry = referencing.Registry().with_resources(
         [(schema.get("$id", ""), referencing.Resource.from_contents(schema))]
@@ -70,9 +69,9 @@ def errors(obj: dict, version: str) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def crd_schemas() -> dict[tuple[str, str], dict]:
-    """(apiVersion, kind) -> openAPIV3Schema, for every version of every CRD in tests/data/crds."""
+    """(apiVersion, kind) -> openAPIV3Schema, for every version of every test CRD."""
     out = {}
-    for path in sorted(CRDS.glob("*.yaml")):
+    for path in crd_files().values():
         crd = yaml.safe_load(path.read_text())
         spec = crd["spec"]
         for version in spec["versions"]:

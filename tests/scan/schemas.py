@@ -5,7 +5,7 @@ kubernetes-validate's strict schemas refer to one shared `_definitions.json`; ku
 one self-contained file per kind, named as its local path template names it
 (`v1.30.0-standalone-strict/deployment-apps-v1.json`). write() copies each top-level kind with the
 definitions it reaches (transitively) under its own `$defs`, for each Kubernetes version asked, and
-writes the kinds of the test CRDs in tests/data/crds/ (PodMonitor, the two PodGroups) the same way
+writes the kinds of the test CRDs of harness/crds.py (the real PodMonitor, the two PodGroups) the same way
 into `v1.30.0-crds/`, so kubeconform checks every object the chart renders and skips none. A
 stamp (the package's version, the versions and the CRDs' hash) makes a second call a no-op.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from kubernetes_validate.version import __version__ as KV_VERSION
 
 from harness import kube_schema
+from harness.crds import crd_files
 
 # kubeconform's -schema-location templates for the folder, tried in this order: the CRDs' kinds by
 # their full group, then Kubernetes' kinds named the way both kubeconform and kubernetes-validate
@@ -72,7 +73,7 @@ def standalone(schema: dict, definitions: dict[str, dict]) -> dict:
 
 
 def _stamp_text(versions: list[str]) -> str:
-    crds = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(kube_schema.CRDS.glob("*.yaml")))).hexdigest()
+    crds = hashlib.sha256(b"".join(p.read_bytes() for p in crd_files().values())).hexdigest()
     return f"kubernetes-validate {KV_VERSION}; versions {' '.join(versions)}; crds {crds[:16]}\n"
 
 

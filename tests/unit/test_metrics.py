@@ -1,4 +1,4 @@
-"""templates/_metrics.tpl: the named metrics port and METRICS_PORT."""
+"""templates/_metrics.tpl: the named metrics port, METRICS_PORT and METRICS_PATH."""
 import pytest
 
 from harness.presets import MODES, merge
@@ -6,15 +6,15 @@ from harness.presets import MODES, merge
 
 @pytest.mark.parametrize("values", MODES.values(), ids=MODES.keys())
 def test_should_expose_a_named_metrics_port_and_tell_the_script(render, values):
-    m = render(merge(values, {"metrics": {"enabled": True, "port": 8000}}))
+    m = render(merge(values, {"metrics": {"enabled": True, "port": 8000, "path": "/prom"}}))
     assert m.container()["ports"] == [{"name": "dist", "containerPort": 49875, "protocol": "TCP"},
                                       {"name": "metrics", "containerPort": 8000, "protocol": "TCP"}]
-    assert m.env()["METRICS_PORT"] == "8000"
+    assert (m.env()["METRICS_PORT"], m.env()["METRICS_PATH"]) == ("8000", "/prom")
 
 
 def test_should_expose_no_metrics_port_by_default(default):
     assert [p["name"] for p in default.container()["ports"]] == ["dist"]
-    assert "METRICS_PORT" not in default.env()
+    assert not {"METRICS_PORT", "METRICS_PATH"} & set(default.env())
 
 
 @pytest.mark.parametrize("values,message", [
