@@ -13,6 +13,10 @@
 #   cni/bridge, cni/host-local, cni/loopback
 #                             github.com/containernetworking/plugins/plugins/... (go install)
 #   coredns                   github.com/coredns/coredns (go install)
+#   kube-router               github.com/cloudnativelabs/kube-router/v2/cmd/kube-router (go install;
+#                             only its firewall runs: NetworkPolicy, docs/network-policy.md)
+#   kube-proxy                k8s.io/kubernetes/cmd/kube-proxy (wrapper module hack/cluster/kube-proxy)
+# (kube-router and kube-proxy are built only when named: `make node-firewall`.)
 # Versions: hack/versions.env. A binary is rebuilt only when its stamp
 # (bin/.NAME.stamp: package@version + hash of the wrapper go.mod/go.sum, flags
 # and Go version) changed. Go's default GOCACHE/GOMODCACHE are used, so a fresh
@@ -31,6 +35,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 # Regenerate a wrapper module when versions.env moved on (needs the proxy).
 grep -q "^require k8s.io/kubernetes $KUBERNETES_VERSION\$" "$here/k8s/go.mod" 2>/dev/null || "$here/gen-mods.sh" k8s
 grep -q "^require go.etcd.io/etcd/server/v3 $ETCD_VERSION\$" "$here/etcd/go.mod" 2>/dev/null || "$here/gen-mods.sh" etcd
+grep -q "^require k8s.io/kubernetes $KUBERNETES_VERSION\$" "$here/kube-proxy/go.mod" 2>/dev/null || "$here/gen-mods.sh" kube-proxy
 
 k8s_minor=${KUBERNETES_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
 # Module publish time as the build date: reproducible, and what the tag says.
@@ -47,6 +52,7 @@ etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
 go_version=$(go env GOVERSION)
 k8s_key="$KUBERNETES_VERSION $(short_hash "$here/k8s/go.mod" "$here/k8s/go.sum") $go_version $(echo "$k8s_ldflags" | sha256sum | cut -c1-8)"
 nsproxy_key="$(short_hash "$here/nsproxy/go.mod" "$here/nsproxy/go.sum" "$here/nsproxy/main.go") $go_version"
+kube_proxy_key="$KUBERNETES_VERSION $(short_hash "$here/kube-proxy/go.mod" "$here/kube-proxy/go.sum") $go_version $(echo "$k8s_ldflags" | sha256sum | cut -c1-8)"
 etcd_key="$ETCD_VERSION $(short_hash "$here/etcd/go.mod" "$here/etcd/go.sum" "$here/etcd/main.go") $go_version $(echo "$etcd_ldflags" | sha256sum | cut -c1-8)"
 
 mkdir -p "$bin"
@@ -80,6 +86,11 @@ for name in "${want[@]}"; do
     cni/host-local)
       "$root/hack/go-tool.sh" "$name" "github.com/containernetworking/plugins/plugins/ipam/host-local" "$CNI_PLUGINS_VERSION" ;;
     coredns) "$root/hack/go-tool.sh" coredns github.com/coredns/coredns "$COREDNS_VERSION" ;;
+    kube-router)
+      "$root/hack/go-tool.sh" kube-router "$KUBE_ROUTER_MODULE/cmd/kube-router" "$KUBE_ROUTER_VERSION" \
+        "-X $KUBE_ROUTER_MODULE/pkg/version.Version=$KUBE_ROUTER_VERSION" ;;
+    kube-proxy)
+      build kube-proxy "$here/kube-proxy" k8s.io/kubernetes/cmd/kube-proxy "k8s.io/kubernetes/cmd/kube-proxy $kube_proxy_key" "$k8s_ldflags" ;;
     *) echo "unknown binary: $name" >&2; exit 2 ;;
   esac
 done

@@ -75,6 +75,11 @@ node_init() {
   NODE_CONTAINERD_ROOT=$STATE/node/containerd-root
   REGISTRY_ADDR=127.0.0.1:5000
   REGISTRY_DIR=$root/.cache/registry
+  # The API server's --service-cluster-ip-range (hack/cluster/up.sh); kube-proxy routes it inside
+  # the namespace, and only there (docs/network-policy.md). The ports of kube-router's health
+  # check and kube-proxy's healthz and metrics, inside the namespace.
+  SERVICE_CIDR=10.96.0.0/16 KUBE_ROUTER_HEALTH_PORT=20244 KUBE_PROXY_HEALTHZ_PORT=10256 KUBE_PROXY_METRICS_PORT=10249
+  export SERVICE_CIDR KUBE_ROUTER_HEALTH_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT
   export NODE_NAME NODE_IP POD_CIDR CLUSTER_DOMAIN CGROUP_ROOT NODE_CRI_SOCKET NODE_CONTAINERD_ROOT REGISTRY_ADDR REGISTRY_DIR
 }
 
@@ -105,7 +110,7 @@ node_is_up() {
   node_init
   [[ -f $STATE/node-started ]] || return 1
   local f
-  for f in node-anchor registry containerd coredns kubelet; do
+  for f in node-anchor registry containerd coredns kubelet kube-router kube-proxy; do
     [[ -f $STATE/pids/$f.pid ]] && pid_in_netns "$(cat "$STATE/pids/$f.pid")" || return 1
   done
 }

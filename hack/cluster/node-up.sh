@@ -44,6 +44,12 @@ for b in kubelet containerd containerd-shim-runc-v2 ctr coredns registry cni/bri
   [[ -x $bin/$b ]] || fail "bin/$b is missing: run 'make setup'"
 done
 runc=$(command -v runc) || fail "runc is missing: apt-get install runc (make setup does)"
+for b in kube-router kube-proxy; do
+  [[ -x $bin/$b ]] || fail "bin/$b is missing: run 'make node-firewall' (make setup does)"
+done
+for t in iptables ipset; do
+  command -v "$t" >/dev/null || fail "$t is missing: apt-get install iptables ipset (make node-firewall does)"
+done
 [[ -e $NETNS_PATH ]] || fail "the control plane '$CLUSTER_NAME' is not up"
 
 pki=$STATE/pki
@@ -142,7 +148,8 @@ cat >"$node/cni/conf/10-pods.conflist" <<EOF
       "ipam": {
         "type": "host-local",
         "dataDir": "$node/cni/ipam",
-        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]]
+        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "$SERVICE_CIDR"}]
       }
     }
   ]
@@ -301,5 +308,37 @@ EOF
 kctl annotate storageclass standard storageclass.kubernetes.io/is-default-class=false --overwrite >/dev/null
 log "storage: StorageClass local (default, $pv_count local PVs), standard (hostPath)"
 
+# --- NetworkPolicy (kube-router's firewall) and Service IPs (kube-proxy) -------------
+# Both program netfilter (iptables + ipset) of this namespace only: they run in it like the
+# daemons above, and the host's rules are never touched. A lock file of the node's own, so
+# that they never wait on another cluster's iptables. See docs/network-policy.md.
+export XTABLES_LOCKFILE=$node/run/xtables.lock
+start kube-router "$bin/kube-router" --run-firewall=true --run-router=false --run-service-proxy=false \
+  --kubeconfig="$KUBECONFIG_FILE" --hostname-override="$NODE_NAME" --service-cluster-ip-range="$SERVICE_CIDR" \
+  --health-port="$KUBE_ROUTER_HEALTH_PORT" --metrics-port=0 --v=1
+router_ready() {
+  in_ns curl -fsS --max-time 2 "http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz" &&
+    in_ns iptables -S KUBE-ROUTER-FORWARD
+}
+# kube-proxy in iptables mode: the cluster's Services reach their endpoints from the pods
+# (their ClusterIPs are routed to the node, see the CNI config above, and nowhere else). The
+# conntrack limits are left as the kernel has them (a network namespace may not set them).
+cat >"$node/etc/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $KUBECONFIG_FILE}
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $POD_CIDR
+nodePortAddresses: [$NODE_IP/32]
+healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$KUBE_PROXY_METRICS_PORT
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+EOF
+start kube-proxy "$bin/kube-proxy" --config="$node/etc/kube-proxy.yaml" --v=1
+wait_until "kube-router's firewall enforcing NetworkPolicy" kube-router router_ready
+wait_until "kube-proxy routing Services ($SERVICE_CIDR)" kube-proxy \
+  in_ns curl -fsS --max-time 2 "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"
+
 echo "up $(date +%s)" >"$STATE/node-started"
-log "real node $NODE_NAME joined (kubelet, containerd, runc, CNI bridge, CoreDNS at $NODE_IP)"
+log "real node $NODE_NAME joined (kubelet, containerd, runc, CNI bridge, CoreDNS at $NODE_IP, kube-router, kube-proxy)"

@@ -119,10 +119,15 @@ def release(node_cluster, namespace, images):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from . import test_training
+    from . import test_network_policy, test_training
     lines = [f"  {'control plane + real node up (' + k + ')':<50} {v:7.2f}s" for k, v in STARTUP.items()]
     lines += test_training.summary_lines()
     if lines:
         terminalreporter.write_sep("-", "real node timings")
         for line in lines:
+            terminalreporter.write_line(line)
+    matrix = test_network_policy.summary_lines()
+    if matrix:
+        terminalreporter.write_sep("-", "NetworkPolicy enforcement matrix (kube-router, real node)")
+        for line in matrix:
             terminalreporter.write_line(line)
