@@ -96,3 +96,36 @@ def test_should_pass_valid_objects_into_the_pod_spec_unchanged():
 def test_should_have_the_kubernetes_types_generated_from_the_openapi_schemas():
     proc = subprocess.run([sys.executable, CHART / "hack" / "k8s-defs.py", "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# validateValues: what the API server checks across the pod (unique names and paths, a mount's volume).
+VOLUME_CASES = [
+    ("volume-name-of-the-chart", {"extraVolumes": [{"name": "data", "emptyDir": {}}]},
+     'extraVolumes: the volume name "data" is taken'),
+    ("volume-name-twice", {"extraVolumes": [{"name": "extra-a", "emptyDir": {}}, {"name": "extra-a", "emptyDir": {}}]},
+     'extraVolumes: the volume name "extra-a" is taken'),
+    ("mount-without-volume", {"extraVolumeMounts": [{"name": "extra-b", "mountPath": "/x"}]},
+     'extraVolumeMounts: the mount of "extra-b" names no volume of the pod'),
+    ("mount-path-of-the-chart", {"extraVolumes": [{"name": "extra-a", "emptyDir": {}}],
+                                 "extraVolumeMounts": [{"name": "extra-a", "mountPath": "/dev/shm"}]},
+     "extraVolumeMounts: the mountPath /dev/shm is mounted already in this container"),
+    ("git-mount-without-volume", {"cloneFilesFromGit": {"enabled": True, "repository": "https://example.com/r.git",
+                                                        "extraVolumeMounts": [{"name": "certs", "mountPath": "/certs"}]}},
+     'cloneFilesFromGit.extraVolumeMounts: the mount of "certs" names no volume of the pod'),
+]
+
+
+@pytest.mark.parametrize("values,expected", [c[1:] for c in VOLUME_CASES], ids=[c[0] for c in VOLUME_CASES])
+def test_should_refuse_volumes_and_mounts_the_pod_cannot_hold_naming_the_key(values, expected):
+    message = render_error(values)
+    assert "values are not valid:" in message and expected in message, message
+
+
+def test_should_mount_an_extra_volume_in_the_git_container():
+    values = {"cloneFilesFromGit": {"enabled": True, "repository": "https://example.com/r.git",
+                                    "extraVolumeMounts": [{"name": "certs", "mountPath": "/certs", "readOnly": True}]},
+              "extraVolumes": [{"name": "certs", "secret": {"secretName": "ca-certs"}}]}
+    manifests = render(values)
+    assert manifests.volumes()["certs"] == {"name": "certs", "secret": {"secretName": "ca-certs"}}
+    git = manifests.init_container("git-clone")
+    assert {m["name"]: m for m in git["volumeMounts"]}["certs"] == {"name": "certs", "mountPath": "/certs", "readOnly": True}
