@@ -48,3 +48,7 @@ lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 
 schema: venv ## Write values.yaml's @param descriptions and defaults into values.schema.json
 	@.venv/bin/python hack/values-schema.py
+
+.PHONY: schema-defs
+schema-defs: venv ## Write the pod spec's Kubernetes types (tolerations, affinity, volumes, env, ...) into values.schema.json's $defs (hack/k8s-defs.py)
+	@.venv/bin/python hack/k8s-defs.py

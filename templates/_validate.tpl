@@ -132,6 +132,42 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* Volumes and mounts: names and paths the API server needs unique, mounts of a volume of the pod. */ -}}
+{{- $volumeNames := list -}}
+{{- range (include "pytorch.volumes" (dict "perRankClaims" false "context" .) | fromYamlArray) -}}
+{{- if kindIs "map" . -}}
+{{- if has (toString .name) $volumeNames -}}
+{{- $errors = append $errors (printf "extraVolumes: the volume name %q is taken (the chart's volumes are tmp, shm, files, git-auth, data and checkpoints); each volume needs its own name" (toString .name)) -}}
+{{- end -}}
+{{- $volumeNames = append $volumeNames (toString .name) -}}
+{{- end -}}
+{{- end -}}
+{{- $mountSets := dict "extraVolumeMounts" (list (include "pytorch.volumeMounts" . | fromYamlArray) $v.extraVolumeMounts) -}}
+{{- if eq (include "pytorch.filesSource" .) "git" -}}
+{{- $gitMounts := list (dict "mountPath" "/app") (dict "mountPath" "/tmp") -}}
+{{- if $v.cloneFilesFromGit.existingSecret }}{{ $gitMounts = append $gitMounts (dict "mountPath" "/etc/git-auth") }}{{ end -}}
+{{- $extra := include "pytorch.tplvalues.render" (dict "value" ($v.cloneFilesFromGit.extraVolumeMounts | default list) "context" .) | fromYamlArray -}}
+{{- $_ := set $mountSets "cloneFilesFromGit.extraVolumeMounts" (list (concat $gitMounts $extra) $v.cloneFilesFromGit.extraVolumeMounts) -}}
+{{- end -}}
+{{- range $key, $set := $mountSets -}}
+{{- $all := index $set 0 -}}
+{{- $extra := include "pytorch.tplvalues.render" (dict "value" ((index $set 1) | default list) "context" $) | fromYamlArray -}}
+{{- $own := sub (len $all) (len $extra) -}}
+{{- $paths := list -}}
+{{- range $i, $m := $all -}}
+{{- if kindIs "map" $m -}}
+{{- if ge $i $own -}}
+{{- if not (has (toString $m.name) $volumeNames) -}}
+{{- $errors = append $errors (printf "%s: the mount of %q names no volume of the pod (add the volume to extraVolumes)" $key (toString $m.name)) -}}
+{{- end -}}
+{{- if has (toString $m.mountPath) $paths -}}
+{{- $errors = append $errors (printf "%s: the mountPath %s is mounted already in this container; each mount needs its own path" $key (toString $m.mountPath)) -}}
+{{- end -}}
+{{- end -}}
+{{- $paths = append $paths (toString $m.mountPath) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nvalues are not valid:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

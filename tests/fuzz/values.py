@@ -194,10 +194,16 @@ def _near_misses(word: str) -> set[str]:
 
 
 def leaves(schema: dict | None = None) -> tuple[list[Leaf], list[str]]:
-    """The schema's leaves with their strategies, and the pass-through keys left out."""
+    """The schema's leaves with their strategies, and the pass-through keys left out; the pod
+    spec's Kubernetes objects are drawn from their types (passthrough.py) instead."""
+    from . import passthrough
     walker = _Walker(schema or load_schema())
     walker.walk(walker.schema)
-    return walker.leaves, walker.pass_through
+    objects = dict(passthrough.leaves(ADVERSARIAL_STRINGS))
+    found = [leaf for leaf in walker.leaves if leaf.path not in objects]
+    found += [Leaf(path, strategy) for path, strategy in objects.items()]
+    dotted = {".".join(p) for p in objects}
+    return found, [p for p in walker.pass_through if p not in dotted]
 
 
 def _set(tree: dict, path: Path_, value: Any) -> None:

@@ -46,6 +46,12 @@ CASES = [
      "kueue.topology.sliceRequired and kueue.topology.sliceSize: set both or neither"),
     ("pod-monitor-without-metrics", {"metrics": {"podMonitor": {"enabled": True}}},
      "metrics.podMonitor.enabled: needs metrics.enabled=true"),
+    ("volume-name-taken", {"extraVolumes": [{"name": "data", "emptyDir": {}}]}, 'extraVolumes: the volume name "data" is taken'),
+    ("mount-of-no-volume", {"extraVolumeMounts": [{"name": "extra-b", "mountPath": "/x"}]},
+     'extraVolumeMounts: the mount of "extra-b" names no volume of the pod'),
+    ("mount-path-twice", {"extraVolumes": [{"name": "extra-a", "emptyDir": {}}],
+                          "extraVolumeMounts": [{"name": "extra-a", "mountPath": "/dev/shm"}]},
+     "extraVolumeMounts: the mountPath /dev/shm is mounted already in this container"),
     ("localhost-seccomp-without-profile", {"containerSecurityContext": {"seccompProfile": {"type": "Localhost"}}},
      "containerSecurityContext.seccompProfile.localhostProfile: required when containerSecurityContext.seccompProfile.type=Localhost"),
     ("extended-resource-request-without-limit", {"resources": {"requests": {"example.com/fpga": 1}}},
@@ -122,7 +128,7 @@ def test_should_have_a_case_for_every_rule_of_the_template():
     template = (CHART / "templates" / "_validate.tpl").read_text()
     # each rule appends a message that starts with the keys it names, up to the first colon
     rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
-    assert len(rules) == template.count("append $errors") == 29, rules
+    assert len(rules) == template.count("append $errors") == 32, rules
     # a rule whose keys are printf'd (%s) matches a case that names any keys there
     patterns = [re.compile(re.escape(rule).replace("%s", ".+")) for rule in rules]
     assert all(any(p.search(expected) for _, _, expected in CASES) for p in patterns), rules
