@@ -134,6 +134,15 @@ REFINE: dict[str, dict] = {
         "allOf": [{"if": {"required": ["privileged"], "properties": {"privileged": {"const": True}}},
                    "then": {"not": {"required": ["allowPrivilegeEscalation"],
                                     "properties": {"allowPrivilegeEscalation": {"const": False}}}}}]},
+    # The chart's pods are Linux pods: a host process (which needs hostNetwork, and which Pod
+    # Security refuses above "privileged") is refused; a user name is the API server's form
+    # DOMAIN\\USER (NetBIOS domain, at most 15 characters; user without "/\\[]:;|=,+*?<>@, at most
+    # 104), a conservative subset of what Windows allows.
+    "WindowsSecurityContextOptions": {"properties": {
+        "hostProcess": {"type": "boolean", "const": False},
+        "gmsaCredentialSpecName": _s(DNS_SUBDOMAIN, maxLength=253),
+        "gmsaCredentialSpec": {"type": "string", "minLength": 1, "maxLength": 65536},
+        "runAsUserName": _s(r'^([A-Za-z0-9][-A-Za-z0-9_ ]{0,14}\\)?[A-Za-z0-9_-][-A-Za-z0-9_. ]{0,103}$', maxLength=256)}},
     "SeccompProfile": {"properties": {"type": _enum("RuntimeDefault", "Localhost", "Unconfined")},
                        "allOf": [{"if": {"properties": {"type": {"const": "Localhost"}}},
                                   "then": {"required": ["localhostProfile"],

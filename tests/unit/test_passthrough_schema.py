@@ -63,6 +63,14 @@ CASES = [
      "/containerSecurityContext/procMount"),
     ("container-privileged-without-escalation", {"containerSecurityContext": {"privileged": True}},
      "/containerSecurityContext"),
+    ("container-windows-host-process", {"containerSecurityContext": {"windowsOptions": {"hostProcess": True}}},
+     "/containerSecurityContext/windowsOptions/hostProcess"),
+    ("container-windows-user-two-domains", {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "a\\b\\c"}}},
+     "/containerSecurityContext/windowsOptions/runAsUserName"),
+    ("container-windows-user-at", {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "user@corp"}}},
+     "/containerSecurityContext/windowsOptions/runAsUserName"),
+    ("container-windows-gmsa-name", {"containerSecurityContext": {"windowsOptions": {"gmsaCredentialSpecName": "Spec_1"}}},
+     "/containerSecurityContext/windowsOptions/gmsaCredentialSpecName"),
 ]
 
 
@@ -91,6 +99,13 @@ def test_should_pass_valid_objects_into_the_pod_spec_unchanged():
     container = next(c for c in pod["containers"] if c["name"] == "pytorch")
     assert {m["name"]: m for m in container["volumeMounts"]}["extra-a"] == mounts[0]
     assert {e["name"]: e for e in container["env"]}["POD"] == env[0]
+
+
+@pytest.mark.parametrize("user", ["ContainerUser", "NT AUTHORITY\\NETWORK SERVICE", "CORP\\svc-train.01"])
+def test_should_pass_a_windows_user_name_of_the_api_servers_form(user):
+    options = {"runAsUserName": user, "gmsaCredentialSpecName": "train-spec", "hostProcess": False}
+    container = render({"containerSecurityContext": {"windowsOptions": options}}).container("pytorch")
+    assert container["securityContext"]["windowsOptions"] == options
 
 
 def test_should_have_the_kubernetes_types_generated_from_the_openapi_schemas():
