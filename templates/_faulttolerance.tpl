@@ -18,8 +18,10 @@ Usage: {{ $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray
 {{/*
 pytorch.faultTolerance.supervisor: the POSIX sh script that runs its arguments ("$@") and
 restarts them as a group: attempt n gets GROUP_RESTART_COUNT=n and MAX_RESTARTS; exit 0 ends it,
-an exit code in faultTolerance.nonRetriableExitCodes ends it with that code, any other code
-restarts it while faultTolerance.maxRestarts allows. TERM or INT stops the attempt with TERM
+and so does an abort (134, SIGABRT) after the attempt wrote SUCCESS_FILE (a teardown crash after
+the work was done; the file is removed before every attempt), an exit code in
+faultTolerance.nonRetriableExitCodes ends it with that code, any other code restarts it while
+faultTolerance.maxRestarts allows. TERM or INT stops the attempt with TERM
 (a background job of a non-interactive sh starts with INT ignored, so INT itself could not stop
 it) and exits with its status, never restarting. The text holds no `$$` and no `$(NAME)` that
 Kubernetes would expand in a command.
@@ -38,6 +40,7 @@ while :; do
   {{- if .Values.heartbeat.enabled }}
   rm -f "$HEARTBEAT_FILE" "$READY_FILE"
   {{- end }}
+  rm -f "$SUCCESS_FILE"
   "$@" &
   child=$!
   [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null
@@ -47,6 +50,10 @@ while :; do
   child=
   [ -z "$sig" ] || exit "$rc"
   [ "$rc" -ne 0 ] || exit 0
+  if [ "$rc" -eq 134 ] && [ -e "$SUCCESS_FILE" ]; then
+    echo "pytorch-supervisor: attempt $n exited 134 (SIGABRT) after writing SUCCESS_FILE; counted as success" >&2
+    exit 0
+  fi
   {{- if $codes }}
   case " {{ join " " $codes }} " in *" $rc "*)
     echo "pytorch-supervisor: attempt $n exited $rc; not retriable" >&2
@@ -112,7 +119,9 @@ Usage: {{ include "pytorch.faultTolerance.rdzvRevisionFieldPath" . }}
 {{/*
 pytorch.faultTolerance.env: the fault-tolerance part of the PyTorch container's environment:
 PG_TIMEOUT_SECONDS and NCCL's error handling, heartbeat watchdog and its timeout (always; a
-variable that torchEnv or an extraEnvVars item sets itself is left to it), HEARTBEAT_FILE and
+variable that torchEnv or an extraEnvVars item sets itself is left to it), SUCCESS_FILE (the
+supervisor's success marker: launcher=python with faultTolerance.enabled, unless torchEnv or
+extraEnvVars sets it), HEARTBEAT_FILE and
 READY_FILE (heartbeat.enabled), CHECKPOINT_EVERY (checkpoint.everySteps > 0), and RDZV_REVISION,
 RDZV_ID and TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (torchrun elastic: each rendezvous round's workers
 get a fresh store from their rank 0 instead of the rendezvous store, where a round whose agents
@@ -128,6 +137,10 @@ Usage: {{ include "pytorch.faultTolerance.env" . }}
 - name: {{ index . 0 }}
   value: {{ index . 1 | quote }}
 {{- end }}
+{{- end }}
+{{- if and .Values.faultTolerance.enabled (eq .Values.launcher "python") (not (include "pytorch.userSetsEnv" (dict "name" "SUCCESS_FILE" "context" $))) }}
+- name: SUCCESS_FILE
+  value: /tmp/pytorch-succeeded
 {{- end }}
 {{- if .Values.heartbeat.enabled }}
 - name: HEARTBEAT_FILE

@@ -33,7 +33,10 @@ ddp_train_last_step_timestamp_seconds (when the last step ended), each labelled 
 
 Every log line starts with "[rank R/N]". The last line of each rank is machine-readable:
     DDP_RESULT {"rank": 0, "world_size": 2, "allreduce_sum": 3.0, ..., "ok": true}
-The exit code is 0 when every check passed, 1 otherwise.
+The exit code is 0 when every check passed, 1 otherwise. On 0 the rank first writes
+$SUCCESS_FILE when it is set (the chart's supervisor sets it), and it leaves with os._exit,
+skipping the interpreter's finalization, where torch's gloo teardown can abort a rank that has
+already succeeded (docs/fault-tolerance.md, "Success, then an abort at exit").
 """
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ import threading
 import time
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NoReturn
 
 # torch warns at import when numpy is missing; this script does not use numpy.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -545,5 +549,22 @@ def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank
     return 0 if ok else 1
 
 
+def leave(rc: int) -> NoReturn:
+    """Exit with `rc` once main() has returned (the process group is destroyed). On success
+    first write SUCCESS_FILE (the chart's supervisor counts an abort after it as a success).
+    Then flush and os._exit: the interpreter's finalization (module teardown, then the C++
+    static destructors) is skipped, and with it a race in torch's gloo teardown that can abort
+    a rank that has already succeeded (SIGABRT, "terminate called without an active
+    exception"; docs/fault-tolerance.md). Nothing is left to clean up: the checkpoint is
+    written, the group is gone, and the metrics thread is a daemon."""
+    marker = os.environ.get("SUCCESS_FILE")
+    if rc == 0 and marker:
+        with open(marker, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -63,7 +63,8 @@ source "$here/stages.sh"
 # shellcheck source=checks.sh
 source "$here/checks.sh"
 # Layers are keyed on what makes them (stages.sh, oci.py, the pins); an image also on how it is
-# assembled and checked (build.sh, checks.sh), so editing a check re-checks without rebuilding.
+# assembled and checked (build.sh, checks.sh, ddp_check.py), so editing a check re-checks without
+# rebuilding.
 common_key=$(hash_files "$here/stages.sh" "$here/oci.py" "$here/versions.env")
 
 # --------------------------------------------------------------------------------- stages
@@ -150,7 +151,7 @@ image() {
   while [[ $1 != -- ]]; do stages+=("$1"); shift; done
   shift
   for s in "${stages[@]}"; do layers+=("$work/$s/layer.json"); done
-  key=$( { printf '%s\n' "$ref" "$@"; cat "${layers[@]}" "$here/build.sh" "$here/checks.sh" "$here/oci.py"; } | hash_text)
+  key=$( { printf '%s\n' "$ref" "$@"; cat "${layers[@]}" "$here/build.sh" "$here/checks.sh" "$here/ddp_check.py" "$here/oci.py"; } | hash_text)
   [[ -f $work/stamps/$name && $(<"$work/stamps/$name") == "$key" && -f $out/$name/index.json ]] && return 0
   local start=$SECONDS check=$work/check-$name
   oci image --layout "$out/$name" --store "$store" --ref "$IMAGE_PREFIX/$ref" "$@" "${layers[@]}" >/dev/null

@@ -77,30 +77,17 @@ check_git() {   # the chart's git-clone script with HOME=/tmp, from a file:// re
   return "$rc"
 }
 
-check_pytorch() {   # import torch, torchrun, and a 2-process gloo DDP run, as uid 1001
+check_pytorch() {   # import torch, torchrun, and a 2-process gloo DDP run (ddp_check.py), as uid 1001
   sandbox "$1" "$2" 1001 -all timeout 600 /bin/sh -ec '
     python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec(\"torch\") is None)"
     command -v sleep >/dev/null
     python -c "import torch, numpy; print(\"import torch\", torch.__version__, \"numpy\", numpy.__version__, \"as uid\", __import__(\"os\").getuid())"
     torchrun --help >/dev/null
-    cat >/tmp/ddp.py <<EOF
-import os, torch, torch.distributed as dist
-dist.init_process_group("gloo")
-rank, world = dist.get_rank(), dist.get_world_size()
-t = torch.tensor([float(rank + 1)])
-dist.all_reduce(t)
-assert t.item() == world * (world + 1) / 2, t
-model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 2))
-model(torch.randn(8, 4)).sum().backward()
-dist.barrier()
-os.write(1, f"rank {rank}/{world}: all_reduce {t.item():.0f}, DDP backward ok\n".encode())   # one write per line
-del model
-dist.destroy_process_group()
-EOF
+    printf "%s\n" "$1" >/tmp/ddp.py
     OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node=2 /tmp/ddp.py >/tmp/ddp.out 2>&1 ||
       { cat /tmp/ddp.out; exit 1; }
     grep "^rank" /tmp/ddp.out
-    test "$(grep -o "DDP backward ok" /tmp/ddp.out | wc -l)" = 2'
+    test "$(grep -o "DDP backward ok" /tmp/ddp.out | wc -l)" = 2' sh "$(<"$here/ddp_check.py")"
 }
 
 children_of() { awk -v p="$1" '$4 == p' /proc/[0-9]*/stat 2>/dev/null | wc -l; }

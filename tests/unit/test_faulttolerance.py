@@ -4,8 +4,10 @@ claim's name. Level: render; the supervisor and the liveness command also run he
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -36,6 +38,7 @@ def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> s
             "while :; do\n"
             '  export GROUP_RESTART_COUNT="$n" MAX_RESTARTS="$max"'
             f"{rm}\n"
+            '  rm -f "$SUCCESS_FILE"\n'
             '  "$@" &\n'
             "  child=$!\n"
             '  [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null\n'
@@ -44,7 +47,11 @@ def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> s
             '  while [ -n "$sig" ] && kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done\n'
             "  child=\n"
             '  [ -z "$sig" ] || exit "$rc"\n'
-            '  [ "$rc" -ne 0 ] || exit 0'
+            '  [ "$rc" -ne 0 ] || exit 0\n'
+            '  if [ "$rc" -eq 134 ] && [ -e "$SUCCESS_FILE" ]; then\n'
+            '    echo "pytorch-supervisor: attempt $n exited 134 (SIGABRT) after writing SUCCESS_FILE; counted as success" >&2\n'
+            '    exit 0\n'
+            '  fi'
             f"{case}\n"
             '  if [ "$n" -ge "$max" ]; then\n'
             '    echo "pytorch-supervisor: attempt $n exited $rc; no restarts left" >&2\n'
@@ -295,3 +302,109 @@ def test_should_stop_the_attempt_on_a_signal_and_exit_with_its_status(render, tm
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 7  # generous: under a loaded `make test` each step is slow
     assert (tmp_path / "got").read_text() == "TERM\n" and proc.stderr.read() == ""
+
+
+# --- the success marker: success, then an abort at exit (docs/fault-tolerance.md) --------------
+
+SUCCEEDED = {"name": "SUCCESS_FILE", "value": "/tmp/pytorch-succeeded"}
+ABORT_LINE = "pytorch-supervisor: attempt 0 exited 134 (SIGABRT) after writing SUCCESS_FILE; counted as success"
+ABORTED = "Aborted"   # what sh (dash) says when a child it waits for dies of SIGABRT
+
+
+def test_should_give_the_supervised_script_a_success_file(render):
+    assert env_entries(render(merge(CODE, FT)).container(), "SUCCESS_FILE") == [SUCCEEDED]
+
+
+@pytest.mark.parametrize("values", [CODE, merge(CODE, HEARTBEAT), merge(CODE, TORCHRUN, FT)],
+                         ids=["no-fault-tolerance", "heartbeat-alone", "elastic-torchrun"])
+def test_should_set_no_success_file_without_the_supervisor(render, values):
+    assert "SUCCESS_FILE" not in render(values).env()
+
+
+@pytest.mark.parametrize("values", [
+    {"torchEnv": {"SUCCESS_FILE": "/checkpoints/done"}},
+    {"extraEnvVars": [{"name": "SUCCESS_FILE", "value": "/checkpoints/done"}]},
+], ids=["torchEnv", "extraEnvVars"])
+def test_should_leave_the_success_file_to_torch_env_or_extra_env_vars(render, values):
+    assert env_entries(render(merge(CODE, FT, values)).container(), "SUCCESS_FILE") == [
+        {"name": "SUCCESS_FILE", "value": "/checkpoints/done"}]
+
+
+def no_core_dumps() -> None:
+    """A process killed by SIGABRT leaves no core file, and sh says "Aborted", not
+    "Aborted (core dumped)"."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_marked(render, values: dict, child: list[str], tmp_path) -> subprocess.CompletedProcess:
+    """The rendered supervisor running CHILD, with SUCCESS_FILE in tmp_path, as the chart sets it."""
+    head = render(merge(CODE, FT, values)).container()["command"][:4]
+    return subprocess.run([*head, *child], capture_output=True, text=True, timeout=60, preexec_fn=no_core_dumps,
+                          env={**os.environ, "STATE": str(tmp_path), "SUCCESS_FILE": str(tmp_path / "succeeded")})
+
+
+def sh(script: str) -> list[str]:
+    """A child that logs its attempt to $STATE/attempts, then runs SCRIPT (kill -ABRT $$: the
+    shell dies of SIGABRT, as a process whose teardown aborts does)."""
+    return ["sh", "-c", f'echo "$GROUP_RESTART_COUNT" >>"$STATE/attempts"; {script}']
+
+
+def test_should_count_an_abort_after_the_success_file_as_success(render, tmp_path):
+    proc = run_marked(render, {"faultTolerance": {"maxRestarts": 2}},
+                      sh('touch "$SUCCESS_FILE"; kill -ABRT $$'), tmp_path)
+    assert (proc.returncode, proc.stderr.splitlines()) == (0, [ABORTED, ABORT_LINE])
+    assert (tmp_path / "attempts").read_text().split() == ["0"]
+
+
+def test_should_restart_and_then_fail_an_abort_without_the_success_file(render, tmp_path):
+    proc = run_marked(render, {"faultTolerance": {"maxRestarts": 1}}, sh("kill -ABRT $$"), tmp_path)
+    assert proc.returncode == 134
+    assert proc.stderr.splitlines() == [ABORTED, "pytorch-supervisor: attempt 0 exited 134; restart 1/1",
+                                        ABORTED, "pytorch-supervisor: attempt 1 exited 134; no restarts left"]
+    assert (tmp_path / "attempts").read_text().split() == ["0", "1"]
+
+
+def test_should_fail_any_other_exit_code_after_the_success_file(render, tmp_path):
+    """Only a crash at exit is forgiven: an exit code is the script's own verdict."""
+    proc = run_marked(render, {"faultTolerance": {"maxRestarts": 0}}, sh('touch "$SUCCESS_FILE"; exit 1'), tmp_path)
+    assert (proc.returncode, proc.stderr.splitlines()) == (1, ["pytorch-supervisor: attempt 0 exited 1; no restarts left"])
+
+
+def test_should_remove_the_success_file_of_an_earlier_attempt(render, tmp_path):
+    """Attempt 0 wrote the file and failed; attempt 1 aborts before writing it: a failure."""
+    child = sh('[ "$GROUP_RESTART_COUNT" -ge 1 ] || { touch "$SUCCESS_FILE"; exit 9; }; kill -ABRT $$')
+    proc = run_marked(render, {"faultTolerance": {"maxRestarts": 1}}, child, tmp_path)
+    assert proc.returncode == 134
+    assert proc.stderr.splitlines() == ["pytorch-supervisor: attempt 0 exited 9; restart 1/1",
+                                        ABORTED, "pytorch-supervisor: attempt 1 exited 134; no restarts left"]
+    assert not (tmp_path / "succeeded").exists()
+
+
+@pytest.mark.parametrize("marked,rc,stderr", [
+    (True, 0, [ABORTED, ABORT_LINE]),
+    (False, 134, [ABORTED, "pytorch-supervisor: attempt 0 exited 134; not retriable"]),
+], ids=["after-the-marker", "before-the-marker"])
+def test_should_check_the_success_file_before_the_non_retriable_codes(render, tmp_path, marked, rc, stderr):
+    touch = 'touch "$SUCCESS_FILE"; ' if marked else ""
+    proc = run_marked(render, {"faultTolerance": {"nonRetriableExitCodes": [134, 2]}},
+                      sh(f"{touch}kill -ABRT $$"), tmp_path)
+    assert (proc.returncode, proc.stderr.splitlines()) == (rc, stderr)
+
+
+PY_ABORT_AT_EXIT = ("import atexit, os, sys\n"
+                    "print('rank 0/1: done', flush=True)\n"
+                    "if sys.argv[1] == 'marker':\n"
+                    "    open(os.environ['SUCCESS_FILE'], 'w').close()\n"
+                    "atexit.register(os.abort)\n")
+
+
+@pytest.mark.parametrize("where,rc,stderr", [
+    ("marker", 0, [ABORTED, ABORT_LINE]),
+    ("none", 134, [ABORTED, "pytorch-supervisor: attempt 0 exited 134; no restarts left"]),
+])
+def test_should_judge_a_python_abort_at_exit_by_the_success_file(render, tmp_path, where, rc, stderr):
+    """A real python process that aborts in its exit handlers (os.abort via atexit, after its
+    work), with and without the marker."""
+    proc = run_marked(render, {"faultTolerance": {"maxRestarts": 0}},
+                      [sys.executable, "-c", PY_ABORT_AT_EXIT, where], tmp_path)
+    assert (proc.returncode, proc.stderr.splitlines(), proc.stdout) == (rc, stderr, "rank 0/1: done\n")
