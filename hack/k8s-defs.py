@@ -134,6 +134,14 @@ REFINE: dict[str, dict] = {
         "allOf": [{"if": {"required": ["privileged"], "properties": {"privileged": {"const": True}}},
                    "then": {"not": {"required": ["allowPrivilegeEscalation"],
                                     "properties": {"allowPrivilegeEscalation": {"const": False}}}}}]},
+    # [DOMAIN\\]USER: a NetBIOS or DNS domain, a user of at most 104 characters without
+    # "/\\:;|=,+*?<>@[] or control characters and not only dots and spaces; the domain under 256
+    # characters (here: the whole value at most 256); `{` is left out (no template text).
+    "WindowsSecurityContextOptions": {"properties": {"runAsUserName": _s(
+        r'^(([^\\/:*?"<>|.\x00-\x1f\x7f{][^\\/:*?"<>|\x00-\x1f\x7f{]{0,14}'
+        r'|[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*)\\)?'
+        r'[^"/\\:;|=,+*?<>@\[\]\x00-\x1f\x7f{]{1,104}$', maxLength=256,
+        **{"not": {"pattern": r"(^|\\)[. ]+$"}})}},
     "SeccompProfile": {"properties": {"type": _enum("RuntimeDefault", "Localhost", "Unconfined")},
                        "allOf": [{"if": {"properties": {"type": {"const": "Localhost"}}},
                                   "then": {"required": ["localhostProfile"],
