@@ -134,15 +134,20 @@ REFINE: dict[str, dict] = {
         "allOf": [{"if": {"required": ["privileged"], "properties": {"privileged": {"const": True}}},
                    "then": {"not": {"required": ["allowPrivilegeEscalation"],
                                     "properties": {"allowPrivilegeEscalation": {"const": False}}}}}]},
+    # [DOMAIN\\]USER: a NetBIOS or DNS domain, a user of at most 104 characters without
+    # "/\\:;|=,+*?<>@[] or control characters and not only dots and spaces; the domain under 256
+    # characters (here: the whole value at most 256); `{` is left out (no template text).
     # The chart's pods are Linux pods: a host process (which needs hostNetwork, and which Pod
-    # Security refuses above "privileged") is refused; a user name is the API server's form
-    # DOMAIN\\USER (NetBIOS domain, at most 15 characters; user without "/\\[]:;|=,+*?<>@, at most
-    # 104), a conservative subset of what Windows allows.
+    # Security refuses above "privileged") is refused; a gMSA spec name is a DNS subdomain.
     "WindowsSecurityContextOptions": {"properties": {
         "hostProcess": {"type": "boolean", "const": False},
         "gmsaCredentialSpecName": _s(DNS_SUBDOMAIN, maxLength=253),
         "gmsaCredentialSpec": {"type": "string", "minLength": 1, "maxLength": 65536},
-        "runAsUserName": _s(r'^([A-Za-z0-9][-A-Za-z0-9_ ]{0,14}\\)?[A-Za-z0-9_-][-A-Za-z0-9_. ]{0,103}$', maxLength=256)}},
+        "runAsUserName": _s(
+        r'^(([^\\/:*?"<>|.\x00-\x1f\x7f{][^\\/:*?"<>|\x00-\x1f\x7f{]{0,14}'
+        r'|[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*)\\)?'
+        r'[^"/\\:;|=,+*?<>@\[\]\x00-\x1f\x7f{]{1,104}$', maxLength=256,
+        **{"not": {"pattern": r"(^|\\)[. ]+$"}})}},
     "SeccompProfile": {"properties": {"type": _enum("RuntimeDefault", "Localhost", "Unconfined")},
                        "allOf": [{"if": {"properties": {"type": {"const": "Localhost"}}},
                                   "then": {"required": ["localhostProfile"],

@@ -4,10 +4,10 @@ gang's objects are rendered when the cluster serves it.
 Usage: {{ include "pytorch.gang.api" . }}
 */}}
 {{- define "pytorch.gang.api" -}}
-{{- $apis := dict "volcano" "scheduling.volcano.sh/v1beta1/PodGroup" "coscheduling" "scheduling.x-k8s.io/v1alpha1/PodGroup" -}}
+{{- $apis := dict "volcano" "scheduling.volcano.sh/v1beta1/PodGroup" "coscheduling" "scheduling.x-k8s.io/v1alpha1/PodGroup" "kubernetes" "scheduling.k8s.io/v1beta1/PodGroup" -}}
 {{- $api := get $apis .Values.gangScheduling.provider -}}
 {{- if not $api -}}
-{{- fail (printf "pytorch.gang.api: gangScheduling.provider must be volcano or coscheduling, got %q" .Values.gangScheduling.provider) -}}
+{{- fail (printf "pytorch.gang.api: gangScheduling.provider must be volcano, coscheduling or kubernetes, got %q" .Values.gangScheduling.provider) -}}
 {{- end -}}
 {{- $api -}}
 {{- end -}}
@@ -55,5 +55,19 @@ Usage: {{ with include "pytorch.gang.podLabels" $ | trim }}{{ . | nindent 4 }}{{
 {{- define "pytorch.gang.podLabels" -}}
 {{- if eq (include "pytorch.gang.provider" .) "coscheduling" }}
 scheduling.x-k8s.io/pod-group: {{ include "pytorch.fullname" . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+pytorch.gang.podSpec: the pods' gang fields, as pod spec YAML: Kubernetes' own gang (provider
+kubernetes, kube-scheduler's GangScheduling plugin) names the scheduling.k8s.io PodGroup in
+spec.schedulingGroup. The field is immutable, and a pod may be created before its PodGroup:
+it waits for it.
+Usage: {{ with include "pytorch.gang.podSpec" $ | trim }}{{ . | nindent 2 }}{{ end }}
+*/}}
+{{- define "pytorch.gang.podSpec" -}}
+{{- if eq (include "pytorch.gang.provider" .) "kubernetes" }}
+schedulingGroup:
+  podGroupName: {{ include "pytorch.fullname" . | quote }}
 {{- end }}
 {{- end -}}

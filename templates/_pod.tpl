@@ -35,6 +35,7 @@ spec:
   priorityClassName: {{ . | quote }}
   {{- end }}
   {{- with include "pytorch.placement" $ | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.gang.podSpec" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.imagePullSecrets" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with $.Values.hostAliases }}
   hostAliases:

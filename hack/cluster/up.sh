@@ -19,6 +19,9 @@
 # usage: hack/cluster/up.sh [NAME]          (NAME: default "default")
 # env:   CLUSTER_NODES simulated (kwok) nodes (2)  CLUSTER_REAL_NODE (0)
 #        CLUSTER_TIMEOUT seconds for each wait (90)
+#        CLUSTER_FEATURE_GATES --feature-gates of the API server, controller manager and
+#        scheduler (GenericWorkload=true: native gang scheduling; set it empty for none)
+#        CLUSTER_RUNTIME_CONFIG --runtime-config of the API server (scheduling.k8s.io/v1beta1=true)
 #        CLUSTER_STATE_DIR (overrides .cache/cluster/NAME)
 #        CLUSTER_EXPOSE=1 also forward a host loopback port to the API server
 #        (CLUSTER_HOST_PORT, default any free port) and write STATE/kubeconfig-host
@@ -38,6 +41,16 @@ fi
 nodes=${CLUSTER_NODES:-2}
 real_node=${CLUSTER_REAL_NODE:-0}
 timeout=${CLUSTER_TIMEOUT:-90}
+# Kubernetes' native gang scheduling (scheduling.k8s.io/v1beta1 PodGroup, the pods'
+# spec.schedulingGroup) is beta in 1.37 but off by default: its gate turns on the API's
+# validation and the PodGroupProtection admission (API server), the PodGroupProtection
+# finalizer (controller manager) and the GangScheduling plugin (scheduler); the API group
+# version must be enabled too. On in every control plane (docs/cluster.md measures what it costs).
+feature_gates=${CLUSTER_FEATURE_GATES-GenericWorkload=true}
+runtime_config=${CLUSTER_RUNTIME_CONFIG-scheduling.k8s.io/v1beta1=true}
+gates=() api_flags=()
+[[ -z $feature_gates ]] || gates=("--feature-gates=$feature_gates")
+[[ -z $runtime_config ]] || api_flags=("--runtime-config=$runtime_config")
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 log() { echo ">> [$(elapsed)s] $*" >&2; }
@@ -183,7 +196,8 @@ start kube-apiserver "$bin/kube-apiserver" \
   --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
   --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority="$pki/ca.crt" --kubelet-preferred-address-types=InternalIP \
-  --max-requests-inflight=1000 --max-mutating-requests-inflight=500
+  --max-requests-inflight=1000 --max-mutating-requests-inflight=500 \
+  "${gates[@]}" "${api_flags[@]}"
 wait_for "kube-apiserver /readyz ok" kctl get --raw=/readyz
 
 # --- kube-controller-manager, kube-scheduler, kwok ----------------------------
@@ -204,13 +218,13 @@ start kube-controller-manager unshare --mount --propagation private \
   --use-service-account-credentials=false --enable-hostpath-provisioner=true \
   --authentication-skip-lookup=true \
   --kube-api-qps=500 --kube-api-burst=1000 --concurrent-statefulset-syncs=10 \
-  --profiling=false
+  --profiling=false "${gates[@]}"
 start kube-scheduler "$bin/kube-scheduler" \
   --kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" \
   --authorization-kubeconfig="$KUBECONFIG_FILE" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false \
   --authentication-skip-lookup=true \
-  --kube-api-qps=500 --kube-api-burst=1000 --profiling=false
+  --kube-api-qps=500 --kube-api-burst=1000 --profiling=false "${gates[@]}"
 # kwok's Stages: its own "fast" ones, from the module the build downloaded, then ours.
 stages=$(kwok_stage_dir) || fail "kwok's stages are missing"
 # One change to kwok's pod-complete: a Job's pod annotated

@@ -151,6 +151,15 @@ class ControlPlane:
                                 "CONDITIONS:.status.conditions[*].reason", check=False).stdout
             raise AssertionError(f"{err}\nthe CRDs as the API server has them:\n{left}") from None
 
+    # -- nodes -----------------------------------------------------------
+    def set_node_resource(self, resource: str, counts: dict[str, int | None]) -> None:
+        """Give kwok nodes an extended resource (capacity and allocatable: count; None takes it
+        away). kwok keeps a node status it did not set."""
+        for node, count in counts.items():
+            value = None if count is None else str(count)
+            patch = {"status": {"capacity": {resource: value}, "allocatable": {resource: value}}}
+            self.kubectl("patch", "node", node, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
     # -- namespaces ------------------------------------------------------
     def create_namespace(self, name: str, restricted: bool = True) -> str:
         labels = ""

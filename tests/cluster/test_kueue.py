@@ -256,3 +256,49 @@ def test_should_gate_a_queued_deployment_until_admitted(kueue, queue):
     kueue.wait_for("the pod gated by Kueue", gated, 60)
     release_hold(kueue, ns, "a")
     kueue.wait_for("the pod Running once admitted", lambda: running(kueue, ns, "solo", 1), 60)
+
+
+SLOT = "pytorch-chart.test/slot"
+GANG3 = ("mode=distributed", "worldSize=3", "persistence.enabled=false", "gangScheduling.enabled=true",
+         "gangScheduling.provider=kubernetes", f"gpu.resourceName={SLOT}", "gpu.count=1")
+
+
+def test_should_admit_queued_gangs_on_quota_and_bind_each_only_when_every_rank_fits(kueue, queue):
+    """Kubernetes' own gang behind Kueue: Kueue admits on quota (here 8 slots), which is not room on
+    the nodes (one slot each: room for 2 of 3 ranks). Once admitted, the Job is unsuspended and the
+    StatefulSet's pods ungated, still naming their PodGroup, and the kube-scheduler binds no rank
+    of either gang until the nodes have room for all of them."""
+    ns = queue
+    kueue.kubectl("patch", "clusterqueue", ns, "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": "/spec/resourceGroups/0/coveredResources", "value": ["pods", SLOT]},
+        {"op": "replace", "path": "/spec/resourceGroups/0/flavors/0/resources",
+         "value": [{"name": "pods", "nominalQuota": 8}, {"name": SLOT, "nominalQuota": 8}]}]))
+    nodes = ("kwok-node-0", "kwok-node-1")
+    kueue.set_node_resource(SLOT, dict.fromkeys(nodes, 1))
+    try:
+        install(kueue, ns, "s", *GANG3, hold=False)
+        install(kueue, ns, "j", *GANG3, "job.enabled=true", "entrypoint.file=/workspace/train.py")
+
+        def waiting(release):
+            """The gang's 3 pods, once admitted, ungated and refused as a gang by the scheduler."""
+            pg = kueue.get("podgroups.scheduling.k8s.io", f"{release}-pytorch", "-n", ns)
+            cond = next((c for c in pg.get("status", {}).get("conditions", [])
+                         if c["type"] == "PodGroupInitiallyScheduled"), {})
+            pods = kueue.pods(ns, f"app.kubernetes.io/instance={release}")
+            if not admitted(kueue, ns, f"{release}-pytorch") or len(pods) != 3 or cond.get("reason") != "Unschedulable":
+                return None
+            return pods if not any(p["spec"].get("schedulingGates") for p in pods) else None
+
+        for release in ("s", "j"):
+            pods = kueue.wait_for(f"gang {release} admitted and waiting for room", lambda: waiting(release), 60)
+            assert {p["spec"]["schedulingGroup"]["podGroupName"] for p in pods} == {f"{release}-pytorch"}
+            assert not any(p["spec"].get("nodeName") for p in pods)
+        assert kueue.get("job", "j-pytorch", "-n", ns)["spec"]["suspend"] is False
+
+        t0 = time.monotonic()
+        kueue.set_node_resource(SLOT, dict.fromkeys(nodes, 3))
+        for release in ("s", "j"):
+            kueue.wait_for(f"gang {release} bound", lambda: running(kueue, ns, release, 3), 10)
+        TIMINGS["Kueue + gang: room for every rank -> 6 ranks Running"] = time.monotonic() - t0
+    finally:
+        kueue.set_node_resource(SLOT, dict.fromkeys(nodes))

@@ -30,9 +30,10 @@ RELEASE = "fz"
 RESTRICTED = "fuzz-restricted"
 PRIVILEGED = "fuzz-privileged"
 # The kinds the chart renders only where the cluster serves them; the fuzz cluster serves them
-# all (the test CRDs of tests/data/crds are installed), and helm is told so.
+# all (the test CRDs of tests/data/crds are installed, and hack/cluster/up.sh turns on
+# scheduling.k8s.io/v1beta1), and helm is told so.
 API_VERSIONS = ("monitoring.coreos.com/v1/PodMonitor", "scheduling.x-k8s.io/v1alpha1/PodGroup",
-                "scheduling.volcano.sh/v1beta1/PodGroup")
+                "scheduling.volcano.sh/v1beta1/PodGroup", "scheduling.k8s.io/v1beta1/PodGroup")
 # Keys that weaken the pod security context on purpose: a document that sets one is judged in a
 # namespace without Pod Security enforcement, as is the volume-permissions init container
 # (root by design).
@@ -41,6 +42,14 @@ TEMPLATE_ERROR = re.compile(r"executing \"|error calling|nil pointer|yaml:|error
                             r"unable to parse YAML|cannot parse template|wrong type|invalid value")
 SCHEMA_ERROR = "values don't meet the specifications of the schema"
 VALIDATE_ERROR = "values are not valid:"
+
+
+class GoLikeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML's safe loader, reading a plain `=` as the string "=" as helm's and the API server's
+    YAML parsers do (YAML 1.1's `value` tag, which PyYAML's safe loader cannot construct)."""
+
+
+GoLikeLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 @dataclass
@@ -108,7 +117,7 @@ def render(doc: Document, kube_version: str) -> Verdict:
         outcome, reason = classify_failure(helm_message(proc.stderr), doc.paths)
         return Verdict(doc.index, outcome, ns, reason)
     try:
-        objects = [o for o in yaml.load_all(proc.stdout, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if o]
+        objects = [o for o in yaml.load_all(proc.stdout, Loader=GoLikeLoader) if o]
     except yaml.YAMLError as err:
         return Verdict(doc.index, "escape", ns, f"helm rendered YAML that does not parse: {err}")
     bad = [o for o in objects if not isinstance(o, dict) or "kind" not in o]

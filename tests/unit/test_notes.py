@@ -85,6 +85,17 @@ def test_should_warn_when_the_gang_is_not_rendered_and_describe_it_when_it_is():
     assert "WARNING" not in forced and "Gang scheduling" not in notes("mode=distributed", "worldSize=3")
 
 
+def test_should_tell_how_to_turn_on_the_kubernetes_gang_when_its_api_is_not_served():
+    kubernetes = ("mode=distributed", "worldSize=5", "gangScheduling.enabled=true", "gangScheduling.provider=kubernetes")
+    skipped = " ".join(notes(*kubernetes).split())
+    assert "WARNING: gangScheduling.enabled, but the cluster does not serve scheduling.k8s.io/v1beta1/PodGroup" in skipped
+    assert ("Kubernetes 1.37+ serves it with the feature gate GenericWorkload=true (API server, controller manager, "
+            "scheduler) and --runtime-config=scheduling.k8s.io/v1beta1=true. Then uninstall and install again") in skipped
+    assert "Install kubernetes" not in skipped
+    forced = notes(*kubernetes, "gangScheduling.force=true")
+    assert "Gang scheduling (kubernetes): no rank is bound until all 5 fit." in forced and "WARNING" not in forced
+
+
 def test_should_warn_when_the_pod_monitor_is_not_rendered():
     text = notes("metrics.enabled=true", "metrics.podMonitor.enabled=true")
     assert "WARNING: metrics.podMonitor.enabled, but the cluster does not serve monitoring.coreos.com/v1/PodMonitor" in text

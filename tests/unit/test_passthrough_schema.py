@@ -65,12 +65,15 @@ CASES = [
      "/containerSecurityContext"),
     ("container-windows-host-process", {"containerSecurityContext": {"windowsOptions": {"hostProcess": True}}},
      "/containerSecurityContext/windowsOptions/hostProcess"),
-    ("container-windows-user-two-domains", {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "a\\b\\c"}}},
-     "/containerSecurityContext/windowsOptions/runAsUserName"),
     ("container-windows-user-at", {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "user@corp"}}},
      "/containerSecurityContext/windowsOptions/runAsUserName"),
     ("container-windows-gmsa-name", {"containerSecurityContext": {"windowsOptions": {"gmsaCredentialSpecName": "Spec_1"}}},
      "/containerSecurityContext/windowsOptions/gmsaCredentialSpecName"),
+    ("container-windows-user-name-character", {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "="}}},
+     "/containerSecurityContext/windowsOptions/runAsUserName"),
+    ("container-windows-user-name-two-domains",
+     {"containerSecurityContext": {"windowsOptions": {"runAsUserName": "a\\b\\c"}}},
+     "/containerSecurityContext/windowsOptions/runAsUserName"),
 ]
 
 
@@ -87,8 +90,10 @@ def test_should_pass_valid_objects_into_the_pod_spec_unchanged():
     volumes = [{"name": "extra-a", "configMap": {"name": "{{ .Release.Name }}-extra", "defaultMode": 420}}]
     mounts = [{"name": "extra-a", "mountPath": "/etc/extra", "subPath": "conf/a.yaml", "readOnly": True}]
     env = [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app.kubernetes.io/name']"}}}]
+    windows = {"runAsUserName": "NT AUTHORITY\\NETWORK SERVICE"}
     pod = render({"tolerations": tolerations, "topologySpreadConstraints": spread, "extraVolumes": volumes,
-                  "extraVolumeMounts": mounts, "extraEnvVars": env, "nodeSelector": {"pool": "a100"}}).pod_spec()
+                  "extraVolumeMounts": mounts, "extraEnvVars": env, "nodeSelector": {"pool": "a100"},
+                  "containerSecurityContext": {"windowsOptions": windows}}).pod_spec()
     release = RELEASE
     assert pod["tolerations"] == tolerations
     assert pod["topologySpreadConstraints"] == [{**spread[0], "labelSelector": {
@@ -99,6 +104,7 @@ def test_should_pass_valid_objects_into_the_pod_spec_unchanged():
     container = next(c for c in pod["containers"] if c["name"] == "pytorch")
     assert {m["name"]: m for m in container["volumeMounts"]}["extra-a"] == mounts[0]
     assert {e["name"]: e for e in container["env"]}["POD"] == env[0]
+    assert container["securityContext"]["windowsOptions"] == windows
 
 
 @pytest.mark.parametrize("user", ["ContainerUser", "NT AUTHORITY\\NETWORK SERVICE", "CORP\\svc-train.01"])

@@ -267,7 +267,7 @@ EXPECTED_ENUMS = {
     "persistence.accessMode": ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"],
     "persistentVolumeClaimRetentionPolicy.whenDeleted": RETENTION,
     "persistentVolumeClaimRetentionPolicy.whenScaled": RETENTION,
-    "gangScheduling.provider": ["volcano", "coscheduling"],
+    "gangScheduling.provider": ["volcano", "coscheduling", "kubernetes"],
     "tensorboard.service.type": SERVICE_TYPES,
     "tensorboard.image.pullPolicy": PULL_POLICIES,
 }
