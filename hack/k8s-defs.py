@@ -266,16 +266,15 @@ def generate(schema: dict) -> dict:
         else:
             own["anyOf"] = [{"type": "string"}, {"$ref": f"#/$defs/{type_}"}]
     props["nodeSelector"]["anyOf"] = [{"type": "string"}, {"$ref": "#/$defs/nodeSelector"}]
-    # containerSecurityContext: its documented keys, `enabled`, and every other SecurityContext key.
+    # containerSecurityContext: its documented keys, `enabled`, and every other SecurityContext key,
+    # which may also be null (left out when rendered, as Kubernetes reads it; Bitnami 4.x values
+    # files write `seLinuxOptions: null`).
     csc, sc = props["containerSecurityContext"], defs["SecurityContext"]
     csc["additionalProperties"] = False
     for key, sub in sc["properties"].items():
-        if key not in csc["properties"]:
-            csc["properties"][key] = sub
-            continue
-        mine = csc["properties"][key]
-        if "$ref" in mine:
-            csc["properties"][key] = sub
+        mine = csc["properties"].get(key)
+        if mine is None or "$ref" in mine or "anyOf" in mine or "description" not in mine and "properties" not in mine:
+            csc["properties"][key] = nullable(sub)
         elif "$ref" in sub:
             mine.setdefault("properties", {})
             target = defs[sub["$ref"].rsplit("/", 1)[-1]]
@@ -287,6 +286,15 @@ def generate(schema: dict) -> dict:
                 mine["allOf"] = target["allOf"]
     csc["allOf"] = sc["allOf"]
     return out
+
+
+def nullable(node: dict) -> dict:
+    """node, or null."""
+    if "$ref" in node:
+        return {"anyOf": [{"type": "null"}, node]}
+    kinds = node.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    return {**node, "type": kinds + ["null"]} if kinds and "null" not in kinds else node
 
 
 def render(schema: dict) -> str:

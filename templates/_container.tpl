@@ -21,6 +21,7 @@ Usage: {{ include "pytorch.container" (dict "rank" (dict "value" "0") "context" 
     {{- with include "pytorch.metrics.port" $ | trim }}{{ . | nindent 4 }}{{ end }}
   {{- with include "pytorch.probe" (dict "name" "livenessProbe" "probe" $.Values.livenessProbe "custom" $.Values.customLivenessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.probe" (dict "name" "readinessProbe" "probe" $.Values.readinessProbe "custom" $.Values.customReadinessProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
+  {{- with include "pytorch.probe" (dict "name" "startupProbe" "probe" $.Values.startupProbe "custom" $.Values.customStartupProbe "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.resources" $ | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with include "pytorch.containerSecurityContext" $ | trim }}{{ . | nindent 2 }}{{ end }}
   volumeMounts:
@@ -184,16 +185,17 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 {{- end -}}
 
 {{/*
-pytorch.probe: one probe block (livenessProbe or readinessProbe): the custom probe when given,
-else with heartbeat.enabled the heartbeat probe (pytorch.faultTolerance.probe), else the default
-exec probe (checks that torch is installed without importing it); `enabled: false` renders none.
+pytorch.probe: one probe block (livenessProbe, readinessProbe or startupProbe): the custom probe
+when given, else with heartbeat.enabled the heartbeat probe (pytorch.faultTolerance.probe; not for
+startupProbe), else the default exec probe (checks that torch is installed without importing it);
+`enabled: false` renders none.
 Usage: {{ include "pytorch.probe" (dict "name" "livenessProbe" "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe "context" $) }}
 */}}
 {{- define "pytorch.probe" -}}
 {{- if .custom }}
 {{ .name }}:
   {{- include "pytorch.tplvalues.render" (dict "value" .custom "context" .context) | nindent 2 }}
-{{- else if and .probe.enabled .context.Values.heartbeat.enabled }}
+{{- else if and .probe.enabled .context.Values.heartbeat.enabled (ne .name "startupProbe") }}
 {{ .name }}:
   {{- include "pytorch.faultTolerance.probe" (dict "name" .name "context" .context) | nindent 2 }}
   {{- omit .probe "enabled" | toYaml | nindent 2 }}

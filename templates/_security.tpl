@@ -19,11 +19,16 @@ securityContext:
 
 {{/*
 pytorch.containerSecurityContext: a container's securityContext block, or nothing when disabled.
+A key set to null (`seLinuxOptions:` with nothing after it) is left out: Kubernetes reads it so.
 Usage: {{ include "pytorch.containerSecurityContext" . }}
 */}}
 {{- define "pytorch.containerSecurityContext" -}}
 {{- if .Values.containerSecurityContext.enabled }}
+{{- $context := dict }}
+{{- range $key, $value := omit .Values.containerSecurityContext "enabled" }}
+{{- if not (kindIs "invalid" $value) }}{{ $_ := set $context $key $value }}{{ end }}
+{{- end }}
 securityContext:
-  {{- omit .Values.containerSecurityContext "enabled" | toYaml | nindent 2 }}
+  {{- toYaml $context | nindent 2 }}
 {{- end }}
 {{- end -}}

@@ -34,10 +34,10 @@ PRIVILEGED = "fuzz-privileged"
 # scheduling.k8s.io/v1beta1), and helm is told so.
 API_VERSIONS = ("monitoring.coreos.com/v1/PodMonitor", "scheduling.x-k8s.io/v1alpha1/PodGroup",
                 "scheduling.volcano.sh/v1beta1/PodGroup", "scheduling.k8s.io/v1beta1/PodGroup")
-# Keys that weaken the pod security context on purpose: a document that sets one is judged in a
-# namespace without Pod Security enforcement, as is the volume-permissions init container
-# (root by design).
-UNRESTRICTED_KEYS = ("securityContext", "containerSecurityContext", "volumePermissions.enabled")
+# Keys that weaken the pod security context on purpose (podSecurityContext is Bitnami 4.x's name of
+# securityContext): a document that sets one is judged in a namespace without Pod Security
+# enforcement, as is the volume-permissions init container (root by design).
+UNRESTRICTED_KEYS = ("securityContext", "podSecurityContext", "containerSecurityContext", "volumePermissions.enabled")
 TEMPLATE_ERROR = re.compile(r"executing \"|error calling|nil pointer|yaml:|error converting YAML|"
                             r"unable to parse YAML|cannot parse template|wrong type|invalid value")
 SCHEMA_ERROR = "values don't meet the specifications of the schema"

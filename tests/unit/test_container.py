@@ -184,6 +184,30 @@ def test_should_replace_probe_with_custom_probe(render, probe):
     assert render({CUSTOM[probe]: custom}).container()[probe] == custom
 
 
+STARTUP = {"startupProbe": {"enabled": True}}
+
+
+def test_should_have_no_startup_probe_by_default(default):
+    assert "startupProbe" not in default.container()
+
+
+def test_should_check_torch_is_installed_in_the_startup_probe_with_its_own_timings(render, default):
+    c = render(merge(STARTUP, {"startupProbe": {"failureThreshold": 60, "periodSeconds": 10}})).container()
+    assert c["startupProbe"] == {**default.container()["livenessProbe"], "failureThreshold": 60, "periodSeconds": 10}
+
+
+def test_should_keep_the_default_startup_probe_with_heartbeat(render):
+    """The heartbeat probes watch a running script; the startup probe waits only for the container."""
+    c = render(merge(STARTUP, {"heartbeat": {"enabled": True}})).container()
+    assert "find_spec('torch')" in c["startupProbe"]["exec"]["command"][2]
+    assert "HEARTBEAT_FILE" in c["livenessProbe"]["exec"]["command"][2]
+
+
+def test_should_replace_the_startup_probe_with_the_custom_one(render):
+    custom = {"tcpSocket": {"port": "dist"}, "failureThreshold": 30}
+    assert render({"customStartupProbe": custom}).container()["startupProbe"] == custom
+
+
 # --- ports and resources --------------------------------------------------------------------
 
 def test_should_expose_the_dist_port_on_the_container(default):

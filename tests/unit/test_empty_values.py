@@ -9,6 +9,7 @@ import json
 from collections import Counter
 
 import pytest
+import yaml
 
 from harness import kube_schema
 from harness.render import Manifests, chart_copy
@@ -16,6 +17,7 @@ from harness.sweep import MODES, Case, keys, load_values, names_key, sweep
 from harness.tools import CHART
 
 VALUES = load_values(CHART)
+V4 = yaml.safe_load((CHART / "tests" / "data" / "bitnami" / "values-4.x.yaml").read_text())
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 EMPTIES = {"object": {}, "array": [], "string": ""}
 
@@ -117,3 +119,35 @@ def VALUES_AT(key: str):  # noqa: N802 - reads like the constant it looks up
     for part in key.split("."):
         current = current[part]
     return current
+
+
+def present(key: str) -> bool:
+    try:
+        VALUES_AT(key)
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+# The keys of the Bitnami 4.x defaults file that values.yaml does not have, intermediate maps included.
+BITNAMI = [key for key in keys(V4) if not present(key)]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_should_render_as_the_defaults_for_every_bitnami_4x_key_set_to_null(chart, mode):
+    """helm keeps the null of a key values.yaml lacks, and the chart reads it as "not set": each
+    key on its own in a values file, and with --set a depth at a time."""
+    assert len(BITNAMI) == 55
+    outcomes = sweep(chart, [Case(key, mode, "file") for key in BITNAMI])
+    assert [o for o in outcomes if o.kind != "same"] == [], report(outcomes)
+    for group in levels(BITNAMI):
+        [outcome] = sweep(chart, [Case(",".join(group), mode, "set")])
+        assert outcome.kind == "same", report([outcome])
+
+
+def test_should_render_as_the_defaults_for_every_empty_bitnami_4x_value(chart):
+    cases = [Case(key, mode, "file", empty) for key in BITNAMI for kind, empty in EMPTIES.items()
+             if kind in types(key) for mode in MODES]
+    assert len(cases) > 80
+    outcomes = sweep(chart, cases)
+    assert [o for o in outcomes if o.kind != "same"] == [], report(outcomes)

@@ -13,8 +13,10 @@ from harness.tools import CHART
 
 VALUES_TEXT = (CHART / "values.yaml").read_text()
 VALUES = yaml.safe_load(VALUES_TEXT)
-_LIVENESS = json.loads((CHART / "values.schema.json").read_text())["properties"]["livenessProbe"]
-LIVENESS_SUCCESS = {k: _LIVENESS["properties"]["successThreshold"][k] for k in ("minimum", "maximum")}
+_SCHEMA = json.loads((CHART / "values.schema.json").read_text())["properties"]
+# The success thresholds Kubernetes allows only 1 for.
+ONLY_ONE = {f"{probe}.successThreshold": {k: _SCHEMA[probe]["properties"]["successThreshold"][k] for k in ("minimum", "maximum")}
+            for probe in ("livenessProbe", "startupProbe")}
 
 
 LEAVES = leaves(VALUES)
@@ -69,6 +71,8 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "faultTolerance.": merge(CODE, {"faultTolerance": {"enabled": True}}),
     "faultTolerance.enabled": CODE,
     "faultTolerance.minNodes": merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True}}),
+    "startupProbe.": {"startupProbe": {"enabled": True}},
+    "startupProbe.enabled": {},
     "heartbeat.": {"heartbeat": {"enabled": True}},
     "heartbeat.enabled": {},
     "checkpoint.persistence.": {"checkpoint": {"persistence": {"enabled": True}}},
@@ -99,7 +103,9 @@ NEW = {  # a valid value different from the default, where type alone does not g
     "securityContext.fsGroupChangePolicy": "Always",
     "containerSecurityContext.capabilities.drop": ["NET_RAW"], "containerSecurityContext.seccompProfile.type": "Unconfined",
     "livenessProbe.successThreshold": None,  # Kubernetes allows only 1: nothing else to try
+    "startupProbe.successThreshold": None,  # the same
     "customLivenessProbe": {"tcpSocket": {"port": 1}}, "customReadinessProbe": {"tcpSocket": {"port": 1}},
+    "customStartupProbe": {"tcpSocket": {"port": 1}},
     "shm.sizeLimit": "2Gi", "extraVolumes": [{"name": "e", "emptyDir": {}}],
     "extraVolumeMounts": [{"name": "k", "mountPath": "/k"}],
     "service.type": "NodePort", "service.annotations": {"a": "b"},
@@ -158,8 +164,8 @@ def context_for(path: str) -> dict:
 def test_should_change_the_render_for_every_value(render, path):
     new = changed_value(path, LEAVES[path])
     if new is None:
-        assert path == "livenessProbe.successThreshold"
-        assert LIVENESS_SUCCESS == {"minimum": 1, "maximum": 1}
+        assert path in ("livenessProbe.successThreshold", "startupProbe.successThreshold")
+        assert ONLY_ONE[path] == {"minimum": 1, "maximum": 1}
         return
     base = context_for(path)
     args = next((a for prefix, a in CAPABILITIES.items() if path.startswith(prefix)), ())

@@ -62,7 +62,6 @@ CASES = [
     ("probe-period-zero", {"readinessProbe": {"periodSeconds": 0}}, (), "/readinessProbe/periodSeconds"),
     ("probe-negative-delay", {"livenessProbe": {"initialDelaySeconds": -1}}, (), "/livenessProbe/initialDelaySeconds"),
     ("probe-enabled-type", {"livenessProbe": {"enabled": "yes"}}, (), "/livenessProbe/enabled"),
-    ("git-empty-revision", {"cloneFilesFromGit": {"revision": ""}}, (), "/cloneFilesFromGit/revision"),
     ("args-of-maps", {"entrypoint": {"args": [{"a": 1}]}}, (), "/entrypoint/args"),
     ("negative-run-as-user", {"securityContext": {"runAsUser": -1}}, (), "/securityContext/runAsUser"),
     ("fs-group-change-policy-enum", {"securityContext": {"fsGroupChangePolicy": "Never"}}, (), "/securityContext/fsGroupChangePolicy"),
@@ -214,10 +213,15 @@ EXPECTED_BOUNDS = {
     "containerSecurityContext.runAsUser": {"minimum": 0, "maximum": MAX_INT32},
     "containerSecurityContext.runAsGroup": {"minimum": 0, "maximum": MAX_INT32},
     **{f"{probe}.{field}": {"minimum": low, "maximum": MAX_INT32}
-       for probe in ("livenessProbe", "readinessProbe")
+       for probe in ("livenessProbe", "readinessProbe", "startupProbe")
        for field, low in (("initialDelaySeconds", 0), ("periodSeconds", 1), ("timeoutSeconds", 1),
                           ("successThreshold", 1), ("failureThreshold", 1))},
     "livenessProbe.successThreshold": {"minimum": 1, "maximum": 1},   # the API server's rule for liveness
+    "startupProbe.successThreshold": {"minimum": 1, "maximum": 1},    # and for startup
+    # Bitnami 4.x keys (templates/_compat.tpl)
+    "containerPorts.pytorch": {"minimum": 1, "maximum": 65535},
+    "service.ports.pytorch": {"minimum": 1, "maximum": 65535},
+    "podSecurityContext.fsGroup": {"minimum": 0, "maximum": MAX_INT32},
     "shm.sizeLimit": {"minimum": 0},
     "torchrun.nprocPerNode": {"minimum": 0, "maximum": 1024},
     "threadsPerProcess": {"minimum": 0, "maximum": 1024},
@@ -250,6 +254,7 @@ PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 PRESETS = ["", "soft", "hard"]
 SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"]
 RETENTION = ["Retain", "Delete"]
+RESOURCES_PRESETS = ["none", "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"]
 EXPECTED_ENUMS = {
     "containerSecurityContext.procMount": ["Default"],
     "image.pullPolicy": PULL_POLICIES,
@@ -270,11 +275,18 @@ EXPECTED_ENUMS = {
     "gangScheduling.provider": ["volcano", "coscheduling", "kubernetes"],
     "tensorboard.service.type": SERVICE_TYPES,
     "tensorboard.image.pullPolicy": PULL_POLICIES,
+    # Bitnami 4.x keys (templates/_compat.tpl)
+    "architecture": ["standalone", "distributed"],
+    "podSecurityContext.fsGroupChangePolicy": ["OnRootMismatch", "Always"],
+    "resourcesPreset": RESOURCES_PRESETS,
+    "persistence.accessModes[]": ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"],
+    "volumePermissions.resourcesPreset": RESOURCES_PRESETS,
 }
 # What turns on the part of the chart that reads each enum (the default values do for the rest).
 ENUM_CONTEXT = {
     "git.pullPolicy": GIT,
     "volumePermissions.image.pullPolicy": PERMISSIONS,
+    "volumePermissions.resourcesPreset": PERMISSIONS,
     "nodeAffinityPreset.type": {"nodeAffinityPreset": {"key": "topology.kubernetes.io/zone", "values": ["zone-a"]}},
     "launcher": CODE,
     "checkpoint.persistence.accessMode": {"checkpoint": {"persistence": {"enabled": True}}},
@@ -287,6 +299,7 @@ ENUM_CONTEXT = {
 # What one enum value needs besides (a Localhost seccomp profile names its file).
 ENUM_VALUE_CONTEXT = {
     ("mode", "distributed"): {"worldSize": 5},
+    ("architecture", "distributed"): {"worldSize": 5},
     ("containerSecurityContext.seccompProfile.type", "Localhost"):
         {"containerSecurityContext": {"seccompProfile": {"localhostProfile": "profiles/train.json"}}},
 }
