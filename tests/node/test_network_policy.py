@@ -6,7 +6,10 @@ through its Service (a ClusterIP, routed by kube-proxy); a pod of another namesp
 the metrics port where the values allow it; a pod outside the release reaches the exposed
 ports only where the values allow it (with allowExternal=false only when labelled as a
 client); with allowExternalEgress=false the release's pod reaches DNS but not a pod outside
-the release nor the kubelet.
+the release nor the kubelet. 4 ranks train under the policy with both launchers (python;
+torchrun 2x2) and `helm test` passes; a pod outside the release, labelled as a client or
+not, is refused a port that pod 1 picked at run time (a gloo port). Negative control: the
+restricted policy less its rules for the release's own pods stops the rendezvous.
 
 Every connect is made from inside a pod with a short timeout, to a port that listens; its
 result and time are kept and printed as the enforcement matrix at the end of the run, and the
@@ -17,22 +20,27 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 
 import pytest
+import yaml
 
 from harness.images import REGISTRY, image_ref
-from harness.tools import BIN
+from harness.tools import BIN, ROOT
 
 from .conftest import Release
 
 pytestmark = pytest.mark.node
 
-METRICS_PORT, TENSORBOARD_PORT, OUTSIDER_PORT = 9412, 6106, 8081
+MASTER_PORT, METRICS_PORT, TENSORBOARD_PORT, OUTSIDER_PORT = 29612, 9412, 6106, 8081
 NODE_IP = "10.245.0.1"            # hack/cluster/lib.sh: the node's IP, CoreDNS and the kubelet
 KUBELET_PORT = 10250
 CONNECT_TIMEOUT = 3.0
 RESTRICTED = ("networkPolicy.allowExternal=false", "networkPolicy.allowExternalEgress=false")
 CASES = {"default": (), "restricted": RESTRICTED}
+# 4 ranks: 4 pods of one python process, or torchrun's 2 pods of 2 workers.
+LAUNCHERS = {"python": ("worldSize=4",),
+             "torchrun": ("worldSize=2", "launcher=torchrun", "torchrun.nprocPerNode=2")}
 # One row per connect: (values, source, destination, expected, measured, milliseconds).
 MATRIX: list[tuple[str, str, str, str, str, float]] = []
 
@@ -72,8 +80,8 @@ LISTENING = ("ports = set()\n"
 def summary_lines() -> list[str]:
     if not MATRIX:
         return []
-    lines = [f"  {'values':<11} {'from':<22} {'to':<34} {'expected':<9} {'measured':<19} {'ms':>7}"]
-    lines += [f"  {v:<11} {s:<22} {d:<34} {e:<9} {m:<19} {ms:7.1f}" for v, s, d, e, m, ms in MATRIX]
+    lines = [f"  {'values':<24} {'from':<22} {'to':<34} {'expected':<9} {'measured':<19} {'ms':>9}"]
+    lines += [f"  {v:<24} {s:<22} {d:<34} {e:<9} {m:<19} {ms:9.1f}" for v, s, d, e, m, ms in MATRIX]
     return lines
 
 
@@ -126,6 +134,14 @@ def probe(cluster, values: str, ns: str, pod: str, source: str, targets: list[tu
 
 def listening_ports(cluster, ns: str, pod: str, container: str = "pytorch") -> list[int]:
     return json.loads(cluster.exec(ns, pod, "python", "-c", LISTENING, container=container).stdout)
+
+
+def picked_ports(cluster, ns: str, pod: str, timeout: float = 300) -> list[int]:
+    """The ports a rank's pod listens on that the chart did not pick (gloo's, of every process
+    in the pod): polled until one appears."""
+    def picked():
+        return [p for p in listening_ports(cluster, ns, pod) if p != MASTER_PORT]
+    return cluster.wait_for(f"{ns}/{pod} listening on a port picked at run time", picked, timeout, interval=1)
 
 
 # -- the agent's rules ------------------------------------------------------------------------
@@ -233,3 +249,105 @@ def test_should_allow_and_refuse_connects_as_the_policy_says(values, namespace, 
     finally:
         listener.kill()
         listener.wait()
+
+
+# -- training under enforcement ---------------------------------------------------------------
+def training(*extra: str) -> tuple[str, ...]:
+    """A distributed release (4 ranks) with the test's master port and no claim."""
+    return ("mode=distributed", "examples.enabled=true", "persistence.enabled=false", f"port={MASTER_PORT}",
+            *extra)
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("values", CASES)
+def test_should_train_and_refuse_the_ranks_ports_to_pods_outside_the_release(values, launcher, namespace,
+                                                                             images, node_cluster):
+    """A release of 4 ranks trains under the policy and `helm test` passes. While it trains, a
+    pod outside the release is refused a port that pod 1's processes picked at run time (rank
+    1's gloo port; with torchrun, a gloo port of pod 1's workers), which rank 0 then reaches:
+    the port listened, the refusal is the policy's. The master port is open to it only with
+    allowExternal, and always to a pod labelled as a client, but never the picked port."""
+    from .test_training import results
+    restricted = values == "restricted"
+    ok, no, refused = "allowed", "refused", "Connection refused"
+    ns = namespace(restricted=True)
+    client_pod(node_cluster, ns, "outsider")
+    client_pod(node_cluster, ns, "client", labels={"t-pytorch-client": "true"})
+    r = Release(node_cluster, ns, "t", [*images, *training(
+        *LAUNCHERS[launcher], "entrypoint.args=--epochs 1 --steps 40 --step-seconds 0.5"), *CASES[values]])
+    r.install(wait=False)
+    pods = [f"t-pytorch-{i}" for i in range(4 if launcher == "python" else 2)]
+    ips = {n: pod_ip(node_cluster, ns, n) for n in ("outsider", "client", *pods)}
+    wait_enforced(node_cluster, ns, pods)
+
+    [picked, *_] = picked_ports(node_cluster, ns, "t-pytorch-1")
+    label = "rank 1 gloo port" if launcher == "python" else "pod 1 worker's gloo port"
+    refused_before = rejected(node_cluster, ns, "t-pytorch-1")
+    rows = f"{values}, {launcher}"
+    got = probe(node_cluster, rows, ns, "outsider", "pod outside release", [
+        (ips["t-pytorch-1"], picked, label, no),
+        (ips["t-pytorch-0"], MASTER_PORT, "rank 0 master port", no if restricted else ok)])
+    assert got == [refused, refused if restricted else "connected"], got
+    got = probe(node_cluster, rows, ns, "client", "pod labelled client", [
+        (ips["t-pytorch-1"], picked, label, no),
+        (ips["t-pytorch-0"], MASTER_PORT, "rank 0 master port", ok)])
+    assert got == [refused, "connected"], got
+    got = probe(node_cluster, rows, ns, "t-pytorch-0", "pod 0 (same release)", [
+        (ips["t-pytorch-1"], picked, label, ok)], container="pytorch")
+    assert got == ["connected"], got
+    # The refusals of the picked port were the agent's: its REJECT rule for pod 1 counted them.
+    assert rejected(node_cluster, ns, "t-pytorch-1") >= refused_before + 2
+
+    _, found = results(node_cluster, r, 4)
+    if launcher == "python":
+        assert sorted(f["rank"] for f in found) == [0, 1, 2, 3]
+    else:
+        assert sorted((f["rank"], f["local_rank"]) for f in found) == [(0, 0), (1, 1), (2, 0), (3, 1)]
+    assert all(f["ok"] is True and f["world_size"] == 4 and f["steps"] == 40 for f in found), found
+    joined = max(f["t_init_end"] for f in found)
+    MATRIX.append((rows, "4 ranks", "each other (rendezvous)", ok, "4 ranks trained",
+                   round((joined - r.installed_at) * 1000, 1)))
+    start = time.monotonic()
+    out = node_cluster.helm("test", r.name, "-n", ns, "--logs", timeout=240).stdout
+    assert "Phase:          Succeeded" in out, out
+    assert f"t-pytorch-0.t-pytorch-headless.{ns}.svc.cluster.local:{MASTER_PORT} resolves to ['10.245.0." in out, out
+    MATRIX.append((rows, "helm test pod", "rank 0's name (CoreDNS)", ok, "helm test passed",
+                   round((time.monotonic() - start) * 1000, 1)))
+
+
+def test_should_not_rendezvous_without_the_rules_for_the_releases_own_pods(release, node_cluster):
+    """The negative control, with the restricted values: the chart's policy less its rules for
+    the release's own pods (the ingress rule from them and the egress rule to them, any TCP
+    port) is applied, and the release is installed without its own. A rank may then send
+    nothing but DNS, so no rank reaches rank 0's store at the master port, and every rank fails
+    within the rendezvous timeout (60 s) without joining. (With the default values, removing
+    the ingress rule alone is not enough on kube-router: docs/network-policy.md.)"""
+    r = release(*training("worldSize=4", "entrypoint.args=--epochs 1 --steps 10 --timeout 30 "
+                          "--rendezvous-timeout 60"), *RESTRICTED)
+    rendered = node_cluster.helm("template", r.name, str(ROOT), "-n", r.ns,
+                                 *[a for s in r.sets for a in ("--set", s)]).stdout
+    [policy] = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "NetworkPolicy"]
+    own = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "t"}}}
+    assert policy["spec"]["ingress"].pop(0) == {"from": [own], "ports": [{"protocol": "TCP"}]}
+    assert policy["spec"]["egress"].pop(1) == {"to": [own], "ports": [{"protocol": "TCP"}]}
+    node_cluster.apply(json.dumps(policy))
+    pods = [f"t-pytorch-{i}" for i in range(4)]
+    r.install("networkPolicy.enabled=false", wait=False)
+
+    def failed():
+        out = []
+        for p in r.pods():
+            status = p["status"].get("containerStatuses", [{}])[0]
+            ended = status.get("state", {}).get("terminated") or status.get("lastState", {}).get("terminated")
+            if ended and ended["exitCode"] != 0:
+                out.append(p["metadata"]["name"])
+        return out if len(out) == 4 else None
+    ended = node_cluster.wait_for("every rank failing to rendezvous", failed, 300, interval=1)
+    seconds = time.time() - r.installed_at
+    logs = "".join(node_cluster.logs(r.ns, n, previous=True) + node_cluster.logs(r.ns, n) for n in pods)
+    assert "DDP_RESULT " not in logs and " joined the process group " not in logs, logs[-3000:]
+    assert logs.count("starting on t-pytorch-") >= 4, logs[-3000:]
+    # The agent refused the ranks' connects: its REJECT rules for them counted packets.
+    assert sum(rejected(node_cluster, r.ns, n) for n in pods) > 0
+    MATRIX.append(("restricted, no own rules", "4 ranks", "rank 0 master port (rendezvous)", "refused",
+                   f"{len(ended)} ranks failed", round(seconds * 1000, 1)))
