@@ -8,7 +8,7 @@ SETUP_DEPS += cluster-bins node-deps
 # kube-proxy for the node's Service IPs. See docs/network-policy.md.
 SETUP_DEPS += node-firewall
 
-.PHONY: cluster-bins node-deps node-firewall cluster-up cluster-down cluster-test node-test demo demo-down
+.PHONY: cluster-bins node-deps node-firewall cluster-up cluster-down cluster-test node-test enforce-test demo demo-down
 cluster-bins: ## Build the control plane (etcd, kube-*, kubectl, kwok) and the real node (kubelet, containerd, CNI, CoreDNS) into bin/
 	@hack/cluster/build.sh
 
@@ -31,7 +31,10 @@ cluster-test: tools venv cluster-bins ## Run only the tests against the embedded
 	$(PYTEST) -m cluster $(PYTEST_ARGS)
 
 node-test: setup ## Run only the tests on the real node
-	$(PYTEST) -m "node and not bench" $(PYTEST_ARGS)
+	$(PYTEST) -m "node and not bench and not enforce_matrix" $(PYTEST_ARGS)
+
+enforce-test: setup ## Train under the enforced NetworkPolicy with every launcher and value set (minutes each)
+	$(PYTEST) -m "node and enforce_matrix" $(PYTEST_ARGS)
 
 demo: tools venv cluster-bins node-deps node-firewall dist-tools images ## Start the control plane and a real node, train with worldSize 4, print the ranks and their losses
 	@hack/cluster/demo.sh

@@ -258,8 +258,14 @@ def training(*extra: str) -> tuple[str, ...]:
             *extra)
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
-@pytest.mark.parametrize("values", CASES)
+# make test trains one case (default values, python); the other three are `make enforce-test`
+# (marker enforce_matrix): each costs minutes of torch start-up on a small machine.
+TRAINING_CASES = [pytest.param(values, launcher, id=f"{values}-{launcher}",
+                               marks=() if (values, launcher) == ("default", "python") else pytest.mark.enforce_matrix)
+                  for values in CASES for launcher in LAUNCHERS]
+
+
+@pytest.mark.parametrize("values,launcher", TRAINING_CASES)
 def test_should_train_and_refuse_the_ranks_ports_to_pods_outside_the_release(values, launcher, namespace,
                                                                              images, node_cluster):
     """A release of 4 ranks trains under the policy and `helm test` passes. While it trains, a
