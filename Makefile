@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SETUP_DEPS := tools venv
 -include mk/*.mk
 
-.PHONY: help setup tools venv test unit lint schema
+.PHONY: help setup tools venv test unit sweep lint schema
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
@@ -39,8 +39,11 @@ test: setup ## Set up, then run every test (unit, scan, dist, cluster, runtime, 
 	$(PYTEST) $(XDIST) -m "not node" $(PYTEST_ARGS)
 	$(PYTEST) -m "node and not bench and not enforce_matrix" $(PYTEST_ARGS)
 
-unit: tools venv ## Run only the render/unit tests
-	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node and not scan" $(PYTEST_ARGS)
+unit: tools venv ## Run only the render/unit tests (without the null/empty sweeps: make sweep)
+	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node and not scan and not sweep" $(PYTEST_ARGS)
+
+sweep: tools venv ## Render every key of values.yaml set to null or empty (docs/values-compat.md)
+	$(PYTEST) $(XDIST) -m sweep $(PYTEST_ARGS)
 
 lint: tools ## helm lint --strict for the defaults and every ci/*-values.yaml
 	helm lint --strict .

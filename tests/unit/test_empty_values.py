@@ -16,6 +16,9 @@ from harness.render import Manifests, chart_copy
 from harness.sweep import MODES, Case, keys, load_values, names_key, sweep
 from harness.tools import CHART
 
+# make unit leaves the sweeps out (minutes of renders); make sweep and make test run them.
+pytestmark = pytest.mark.sweep
+
 VALUES = load_values(CHART)
 V4 = yaml.safe_load((CHART / "tests" / "data" / "bitnami" / "values-4.x.yaml").read_text())
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
