@@ -17,7 +17,8 @@ included when the shell allows them). Exits 1 when any run was not ok. Not part 
 `make soak-teardown` runs it (SOAK_ARGS=...).
 
 --node runs the example on the real node instead (hack/cluster/node-up.sh; the control plane
-"soak" of this clone, started if it is not up, left up: `hack/cluster/down.sh soak`): the chart
+--cluster (default "soak") of this clone, started if it is not up, left up:
+`hack/cluster/down.sh soak`): the chart
 rendered in standalone mode with launcher=torchrun and 2 processes per pod, its Job turned into
 one Indexed Job of --runs completions, --jobs pods at a time, each index tried once
 (backoffLimitPerIndex 0). Each pod is a run, judged from its log and its container's exit code.
@@ -58,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="where the runs that are not ok are kept (default .cache/soak-teardown)")
     p.add_argument("--timeout", type=float, default=600, help="seconds one run may take (default 600)")
     p.add_argument("--node", action="store_true", help="run the example in pods on the real node (see above)")
+    p.add_argument("--cluster", default="soak", help="--node: the control plane's name (default soak)")
     p.add_argument("--minutes", type=float, default=0,
                    help="start no run after this many minutes, then report the runs done (default 0: no limit)")
     return p.parse_args(argv)
@@ -165,7 +167,7 @@ def node_soak(args: argparse.Namespace) -> int:
     from harness.images import chart_image_values
 
     t0 = time.monotonic()
-    cp = ControlPlane(name="soak", nodes=0, real_node=True).up(timeout=1200)
+    cp = ControlPlane(name=args.cluster, nodes=0, real_node=True).up(timeout=1200)
     print(f"soak: control plane and real node up in {time.monotonic() - t0:.0f}s", flush=True)
     ns = cp.create_namespace(f"soak-{time.strftime('%m%d-%H%M%S')}")
     sets = [*chart_image_values(), "job.enabled=true", "examples.enabled=true", "launcher=torchrun",
@@ -191,7 +193,18 @@ def node_soak(args: argparse.Namespace) -> int:
         done = [c for c in st.get("conditions", []) if c["type"] in ("Complete", "Failed") and c["status"] == "True"]
         return st if done else None
 
-    status = cp.wait_for(f"job {ns}/{job} to finish", finished, timeout=args.timeout * args.runs, interval=10)
+    if args.minutes:
+        # Stop at the deadline: suspend the Job (its running pods are deleted) and judge the
+        # pods that finished.
+        deadline = start + args.minutes * 60
+        while not (status := finished()) and time.monotonic() < deadline:
+            time.sleep(10)
+        if not status:
+            cp.kubectl("patch", "job", job, "-n", ns, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+            print(f"soak: stopped after {args.minutes:g} minutes (job suspended)", flush=True)
+            status = cp.get("job", job, "-n", ns).get("status", {})
+    else:
+        status = cp.wait_for(f"job {ns}/{job} to finish", finished, timeout=args.timeout * args.runs, interval=10)
     total = time.monotonic() - start
     run_root = args.out / f"node-{ns}"
     run_root.mkdir(parents=True, exist_ok=True)
@@ -199,8 +212,10 @@ def node_soak(args: argparse.Namespace) -> int:
     codes: collections.Counter[str] = collections.Counter()
     for pod in cp.pods(ns, f"batch.kubernetes.io/job-name={job}"):
         name = pod["metadata"]["name"]
-        state = pod["status"]["containerStatuses"][0]["state"].get("terminated") or {}
-        rc = state.get("exitCode", -1)
+        state = (pod["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("terminated")
+        if not state or pod["metadata"].get("deletionTimestamp"):
+            continue   # did not finish (the Job was suspended)
+        rc = state["exitCode"]
         log = cp.kubectl("logs", "-n", ns, name, "-c", "pytorch", check=False).stdout
         kind = classify(rc, log, EXAMPLE_OK)
         counts[kind] += 1
@@ -214,7 +229,7 @@ def node_soak(args: argparse.Namespace) -> int:
           f"{counts['abort-after-success']}, failed {counts['failed']}")
     for key, n in sorted(codes.items()):
         print(f"  {n:5d}  {key}")
-    if counts["ok"] == runs == args.runs:
+    if counts["ok"] == runs:
         cp.delete_namespace(ns)
         shutil.rmtree(run_root, ignore_errors=True)
         return 0
