@@ -164,7 +164,7 @@ def test_should_upgrade_from_the_previous_release_and_roll_back(cluster, namespa
         # upgrade is refused in one line, nothing is sent, and the line's way out is taken.
         refused = cluster.helm("upgrade", "prev", chart, "-n", ns, *new_values, check=False)
         assert helm_error(refused) == (
-            "Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:10:4): job.enabled: the Job "
+            "Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:11:4): job.enabled: the Job "
             "prev-pytorch exists and Kubernetes cannot change its pods (entrypoint, worldSize, image, env, "
             f"resources...); delete it first: kubectl delete job -n {ns} prev-pytorch, then upgrade again")
         assert status(cluster, "prev", ns) == (1, "deployed", "1.0.0")

@@ -77,7 +77,7 @@ def wait_claims(cluster, ns: str, expected: list[str]) -> dict[str, dict]:
 
 
 def job_message(ns: str) -> str:
-    return ("Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:10:4): job.enabled: the Job "
+    return ("Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:11:4): job.enabled: the Job "
             "train-pytorch exists and Kubernetes cannot change its pods (entrypoint, worldSize, image, env, "
             f"resources...); delete it first: kubectl delete job -n {ns} train-pytorch, then upgrade again")
 
@@ -117,11 +117,11 @@ def test_should_refuse_to_change_a_created_job_and_run_a_new_one_once_it_is_dele
 
 @pytest.mark.parametrize("kind,installed,change,message", [
     ("job", JOB, "entrypoint.args={--lr,0.1}",
-     "Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:10:4): job.enabled: the Job trainer "
+     "Error: UPGRADE FAILED: execution error at (pytorch/templates/job.yaml:11:4): job.enabled: the Job trainer "
      "exists and Kubernetes cannot change its pods (entrypoint, worldSize, image, env, resources...); delete it "
      "first: kubectl delete job -n {ns} trainer, then upgrade again"),
     ("statefulset", STS, SIZE,
-     "Error: UPGRADE FAILED: execution error at (pytorch/templates/statefulset.yaml:4:4): persistence.size: the "
+     "Error: UPGRADE FAILED: execution error at (pytorch/templates/statefulset.yaml:5:4): persistence.size: the "
      "StatefulSet trainer's claims are 8Gi and its volumeClaimTemplates cannot change; resize each claim (kubectl "
      """patch pvc -n {ns} data-trainer-<rank> -p '{{"spec":{{"resources":{{"requests":{{"storage":"16Gi"}}}}}}}}', """
      "if its StorageClass allows expansion), then kubectl delete statefulset -n {ns} trainer --cascade=orphan "
@@ -141,7 +141,7 @@ def test_should_find_the_live_object_by_its_full_name(cluster, namespace, chart,
 
 
 def sts_message(ns: str, key_text: str) -> str:
-    return f"Error: UPGRADE FAILED: execution error at (pytorch/templates/statefulset.yaml:4:4): {key_text}"
+    return f"Error: UPGRADE FAILED: execution error at (pytorch/templates/statefulset.yaml:5:4): {key_text}"
 
 
 ORPHAN = "kubectl delete statefulset -n {ns} dist-pytorch --cascade=orphan (its pods keep running)"
