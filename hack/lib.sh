@@ -32,3 +32,9 @@ need_tool() {
     [[ -x $BIN/$t ]] || { echo "bin/$t is missing: run \`make setup\`" >&2; exit 1; }
   done
 }
+
+# go_module_dir MODULE VERSION: the module's folder in Go's module cache, downloaded when missing;
+# fails with go's error when the proxy does not serve it.
+go_module_dir() {
+  go mod download -json "$1@$2" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))'
+}

@@ -78,6 +78,15 @@ def classify(rc: int, output: str, ok_line: re.Pattern) -> str:
     return "ok" if rc == 0 else "abort-after-success"
 
 
+def report(header: str, counts: dict[str, int], codes: dict[str, int]) -> bool:
+    """Print the counts of each outcome and of each exit code; true when every run was ok."""
+    print(f"{header}: ok {counts['ok']}, abort-after-success {counts['abort-after-success']}, "
+          f"failed {counts['failed']}")
+    for key, n in sorted(codes.items()):
+        print(f"  {n:5d}  {key}")
+    return counts["ok"] == sum(counts.values())
+
+
 def allow_cores() -> None:
     """Core files of the runs (written into the run's folder with the default core_pattern)."""
     _, hard = resource.getrlimit(resource.RLIMIT_CORE)
@@ -147,12 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         print("soak: no run finished")
         return 1
-    print(f"soak: {runs} runs in {total:.0f}s (run wall time median {walls[len(walls) // 2]:.1f}s, "
-          f"max {walls[-1]:.1f}s): ok {counts['ok']}, abort-after-success {counts['abort-after-success']}, "
-          f"failed {counts['failed']}")
-    for key, n in sorted(codes.items()):
-        print(f"  {n:5d}  {key}")
-    if counts["ok"] == runs:
+    if report(f"soak: {runs} runs in {total:.0f}s (run wall time median {walls[len(walls) // 2]:.1f}s, "
+              f"max {walls[-1]:.1f}s)", counts, codes):
         shutil.rmtree(run_root, ignore_errors=True)
         return 0
     print(f"soak: the runs that were not ok are in {run_root}")
@@ -224,12 +229,8 @@ def node_soak(args: argparse.Namespace) -> int:
             (run_root / f"{name}.log").write_text(log)
             print(f"{name}: {kind}, exit code {rc}; log in {run_root}", flush=True)
     runs = sum(counts.values())
-    print(f"soak (real node): {runs} pods in {total:.0f}s, job succeeded {status.get('succeeded', 0)} "
-          f"failed {status.get('failed', 0)}: ok {counts['ok']}, abort-after-success "
-          f"{counts['abort-after-success']}, failed {counts['failed']}")
-    for key, n in sorted(codes.items()):
-        print(f"  {n:5d}  {key}")
-    if counts["ok"] == runs:
+    if report(f"soak (real node): {runs} pods in {total:.0f}s, job succeeded {status.get('succeeded', 0)} "
+              f"failed {status.get('failed', 0)}", counts, codes):
         cp.delete_namespace(ns)
         shutil.rmtree(run_root, ignore_errors=True)
         return 0

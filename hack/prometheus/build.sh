@@ -15,14 +15,9 @@ source "$here/../lib.sh"
 source "$ROOT/hack/versions.env"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 
-# module_dir MODULE VERSION: the module's folder in Go's module cache (downloaded when missing).
-module_dir() {
-  go mod download -json "$1@$2" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))'
-}
-
 prometheus() {
   local dir version
-  dir=$(module_dir github.com/prometheus/prometheus "$PROMETHEUS_VERSION")
+  dir=$(go_module_dir github.com/prometheus/prometheus "$PROMETHEUS_VERSION")
   version=$(<"$dir/VERSION")   # v0.316.0 is Prometheus 3.16.0
   "$ROOT/hack/go-tool.sh" prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" \
     "-X github.com/prometheus/common/version.Version=$version -X github.com/prometheus/common/version.Branch=v$version" \
@@ -31,7 +26,7 @@ prometheus() {
 
 operator_crds() {
   local dir crd=example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml
-  dir=$(module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
+  dir=$(go_module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
   [[ -f $dir/$crd ]] || { echo "$crd is not in prometheus-operator@$PROMETHEUS_OPERATOR_VERSION ($dir)" >&2; exit 1; }
 }
 
