@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 
 import pytest
 
@@ -39,6 +40,20 @@ def snapshot(cluster, release: str, ns: str) -> dict:
             "objects": {(o["kind"], o["metadata"]["name"]): (o["metadata"]["uid"], o["metadata"].get("generation"),
                                                              json.dumps(o.get("spec", o.get("data")), sort_keys=True))
                         for o in objects["items"]}}
+
+
+def settled(cluster, release: str, ns: str, pods: int) -> dict:
+    """The snapshot once the controllers are done with the install: every pod created and bound to
+    a node, and two reads a second apart equal. Taken earlier, the scheduler's nodeName or a
+    claim's binding lands between the two snapshots and reads as a change the upgrade made."""
+    def calm():
+        made = [p for p in cluster.pods(ns) if p["spec"].get("nodeName")]
+        if len(made) != pods:
+            return None
+        first = snapshot(cluster, release, ns)
+        time.sleep(1)
+        return (first,) if snapshot(cluster, release, ns) == first else None
+    return cluster.wait_for(f"{pods} pods bound and nothing changing in {ns}", calm, 90)[0]
 
 
 def refused(cluster, release: str, ns: str, chart: str, *values: str) -> str:
@@ -135,7 +150,7 @@ def test_should_find_the_live_object_by_its_full_name(cluster, namespace, chart,
     base = (*installed, "fullnameOverride=trainer")
     cluster.helm("install", "train", chart, "-n", ns, *sets(*base))
     assert cluster.get(kind, "trainer", "-n", ns)["metadata"]["name"] == "trainer"
-    before = snapshot(cluster, "train", ns)
+    before = settled(cluster, "train", ns, pods=2)
     assert refused(cluster, "train", ns, chart, *base, change) == message.format(ns=ns)
     assert snapshot(cluster, "train", ns) == before
 
