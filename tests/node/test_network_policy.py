@@ -168,8 +168,9 @@ def rejected(cluster, ns: str, pod: str) -> int:
 
 def stand_in_tensorboard(cluster, r) -> dict:
     """No TensorBoard image is built here (docs/images.md): give the sidecar the chart renders
-    a Python HTTP server on the same port, and return the pod once it serves. The Service, its
-    port and selector, and the NetworkPolicy stay the chart's."""
+    a Python HTTP server on the same port, and return the pod once it serves and is Ready (the
+    Service has no endpoint before that, and kube-proxy rejects a connect to its ClusterIP).
+    The Service, its port and selector, and the NetworkPolicy stay the chart's."""
     deploy = cluster.get("deployment", f"{r.name}-pytorch", "-n", r.ns)
     index = [c["name"] for c in deploy["spec"]["template"]["spec"]["initContainers"]].index("tensorboard")
     path = f"/spec/template/spec/initContainers/{index}"
@@ -178,8 +179,10 @@ def stand_in_tensorboard(cluster, r) -> dict:
         {"op": "replace", "path": f"{path}/args", "value": ["--bind", "0.0.0.0", str(TENSORBOARD_PORT)]}]))
 
     def serving():
-        return [p for p in r.pods() if any(s["name"] == "tensorboard" and s.get("started")
-                                           for s in p["status"].get("initContainerStatuses", []))]
+        return [p for p in r.pods()
+                if any(s["name"] == "tensorboard" and s.get("started")
+                       for s in p["status"].get("initContainerStatuses", []))
+                and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
     [pod] = cluster.wait_for("the TensorBoard stand-in serving", serving, 240, interval=0.5)
     return pod
 
