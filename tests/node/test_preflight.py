@@ -29,8 +29,9 @@ BUDGET = 30.0
 TIMINGS: list[tuple[str, float, str]] = []
 
 # The ranks' program, from a ConfigMap mounted at /app: rank 0 listens on the master port, as
-# torch's store does; every rank then stays up.
-LISTEN = ("import os, socket, time\n"
+# torch's store does; every rank then stays up, and ends at once on SIGTERM (it runs as PID 1).
+LISTEN = ("import os, signal, socket, sys, time\n"
+          "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
           "if os.environ['RANK'] == '0':\n"
           "    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
           "    s.bind(('0.0.0.0', int(os.environ['MASTER_PORT']))); s.listen(64)\n"
