@@ -42,6 +42,15 @@ Usage: {{ include "pytorch.headlessServiceName" . }}
 {{- end -}}
 
 {{/*
+pytorch.preflightName: the `helm test` preflight's pod, ConfigMap and Service (distributed mode;
+the Service lists the Ready pods of the release: docs/preflight.md).
+Usage: {{ include "pytorch.preflightName" . }}
+*/}}
+{{- define "pytorch.preflightName" -}}
+{{- printf "%s-preflight" (include "pytorch.fullname" .) -}}
+{{- end -}}
+
+{{/*
 pytorch.serviceAccountName: the ServiceAccount the pods run as.
 Usage: {{ include "pytorch.serviceAccountName" . }}
 */}}

@@ -119,7 +119,7 @@ def release(node_cluster, namespace, images):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from . import test_network_policy, test_training
+    from . import test_network_policy, test_preflight, test_training
     lines = [f"  {'control plane + real node up (' + k + ')':<50} {v:7.2f}s" for k, v in STARTUP.items()]
     lines += test_training.summary_lines()
     if lines:
@@ -130,4 +130,9 @@ def pytest_terminal_summary(terminalreporter):
     if matrix:
         terminalreporter.write_sep("-", "NetworkPolicy enforcement matrix (kube-router, real node)")
         for line in matrix:
+            terminalreporter.write_line(line)
+    preflight = test_preflight.summary_lines()
+    if preflight:
+        terminalreporter.write_sep("-", "helm test preflight: time to name each fault (real node)")
+        for line in preflight:
             terminalreporter.write_line(line)

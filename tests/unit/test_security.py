@@ -90,4 +90,5 @@ def test_should_give_every_container_of_every_pod_its_exact_security_context(ren
                 for c in spec.get("initContainers", []) + spec["containers"]}
     kind = m.workload()["kind"]
     assert contexts == {(kind, "volume-permissions"): ROOT_CHOWN, (kind, "git-clone"): NON_ROOT,
-                        (kind, "tensorboard"): NON_ROOT, (kind, "pytorch"): NON_ROOT, ("Pod", "resolve-master"): HOOK}
+                        (kind, "tensorboard"): NON_ROOT, (kind, "pytorch"): NON_ROOT,
+                        ("Pod", "preflight" if values.get("mode") == "distributed" else "resolve-master"): HOOK}

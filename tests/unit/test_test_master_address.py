@@ -1,6 +1,4 @@
 """templates/tests/test-master-address.yaml: the `helm test` hook."""
-import pytest
-
 from harness.pod_security import restricted_violations
 from harness.pods import env_of
 
@@ -13,12 +11,11 @@ def test_should_not_install_hook_with_the_release(default):
     assert default.find("Pod") is None
 
 
-def test_should_resolve_rank_zero_address_in_distributed_mode(render):
-    pod = hook(render(None, "mode=distributed", "worldSize=2", show_tests=True))
-    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    env = env_of(pod["spec"]["containers"][0])
-    assert env["MASTER_ADDR"] == "rel-pytorch-0.rel-pytorch-headless.ml.svc.cluster.local"
-    assert "getaddrinfo" in pod["spec"]["containers"][0]["command"][-1]
+def test_should_leave_distributed_mode_to_the_preflight(render):
+    """Distributed mode runs templates/tests/test-preflight.yaml instead (test_test_preflight.py)."""
+    m = render(None, "mode=distributed", "worldSize=3", show_tests=True)
+    assert m.find("Pod", "rel-pytorch-test-master-address") is None
+    assert [o["metadata"]["name"] for o in m if o["kind"] == "Pod"] == ["rel-pytorch-test-preflight"]
 
 
 def test_should_resolve_master_service_in_standalone_mode(render):
@@ -27,13 +24,12 @@ def test_should_resolve_master_service_in_standalone_mode(render):
     assert env == {"MASTER_ADDR": "rel-pytorch.ml.svc.cluster.local", "MASTER_PORT": "1234", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-@pytest.mark.parametrize("sets", [(), ("mode=distributed", "worldSize=2")])
-def test_should_run_hook_under_restricted_pod_security(render, sets):
-    assert restricted_violations(hook(render(None, *sets, show_tests=True))["spec"]) == []
+def test_should_run_hook_under_restricted_pod_security(render):
+    assert restricted_violations(hook(render(None, show_tests=True))["spec"]) == []
 
 
 def test_should_bound_hook_resources_and_run_as_nobody_group(render):
-    pod = hook(render(None, "mode=distributed", "worldSize=2", show_tests=True))
+    pod = hook(render(None, show_tests=True))
     assert pod["spec"]["containers"][0]["resources"] == {
         "requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "1Mi"},
         "limits": {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "32Mi"},
