@@ -55,6 +55,9 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- $errors = append $errors (printf "persistence.accessMode: an Indexed Job has no per-rank claims, so job.enabled with mode=distributed needs persistence.accessMode=ReadWriteMany, persistence.existingClaim, or persistence.enabled=false (got %s)" $v.persistence.accessMode) -}}
 {{- end -}}
 {{- end -}}
+{{- if and $v.job.enabled $v.paused $v.kueue.queueName -}}
+{{- $errors = append $errors (printf "paused: Kueue (kueue.queueName=%s) suspends and resumes this Job itself and would undo the chart's suspend; pause it through its Workload instead: kubectl patch workloads.kueue.x-k8s.io -n %s <name from kubectl get workloads -n %s> --type merge -p '{\"spec\":{\"active\":false}}' (true resumes), and leave paused=false" $v.kueue.queueName .Release.Namespace .Release.Namespace) -}}
+{{- end -}}
 {{- if and (gt (int $v.torchrun.nprocPerNode) 0) (ne $v.launcher "torchrun") -}}
 {{- $errors = append $errors "torchrun.nprocPerNode: only applies with launcher=torchrun" -}}
 {{- end -}}
