@@ -116,6 +116,16 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- $errors = append $errors (printf "faultTolerance.minNodes: %d is more than the %s pods of the run; set 1..%s, or 0 for a fixed size" $minNodes (include "pytorch.worldSize" .) (include "pytorch.worldSize" .)) -}}
 {{- end -}}
 {{- end -}}
+{{- $maxNodes := int $v.faultTolerance.maxNodes -}}
+{{- if gt $maxNodes 0 -}}
+{{- if or (ne $v.launcher "torchrun") (not $v.faultTolerance.enabled) -}}
+{{- $errors = append $errors "faultTolerance.maxNodes: only applies with launcher=torchrun and faultTolerance.enabled=true (elastic rendezvous); with launcher=python a worldSize change restarts every rank, so set it to 0" -}}
+{{- else if or (ne $v.mode "distributed") $v.job.enabled -}}
+{{- $errors = append $errors "faultTolerance.maxNodes: only a StatefulSet (mode=distributed without job.enabled) resizes in place; a Job's completions cannot change, so set it to 0" -}}
+{{- else if gt (int $v.worldSize) $maxNodes -}}
+{{- $errors = append $errors (printf "worldSize: %d is more than faultTolerance.maxNodes=%d, the most pods the ranks' rendezvous takes; raise faultTolerance.maxNodes too (every rank restarts once, with the new maximum), or keep worldSize at most %d" (int $v.worldSize) $maxNodes $maxNodes) -}}
+{{- end -}}
+{{- end -}}
 {{- with $v.checkpoint.persistence -}}
 {{- if and .existingClaim (not .enabled) -}}
 {{- $errors = append $errors "checkpoint.persistence.existingClaim: needs checkpoint.persistence.enabled=true" -}}
