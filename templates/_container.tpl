@@ -108,7 +108,7 @@ Usage: {{ include "pytorch.env" (dict "rank" (dict "value" "0") "context" $) }}
 {{- $rankName := ternary "NODE_RANK" "RANK" (eq $.Values.launcher "torchrun") -}}
 {{- if eq $.Values.launcher "torchrun" }}
 - name: NNODES
-  value: {{ include "pytorch.worldSize" $ | quote }}
+  value: {{ include "pytorch.nnodes" $ | quote }}
 - name: NPROC_PER_NODE
   value: {{ include "pytorch.nprocPerNode" $ | quote }}
 {{- else }}

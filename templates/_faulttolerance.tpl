@@ -92,7 +92,7 @@ Usage: {{ $flags := include "pytorch.faultTolerance.torchrunArgs" . | fromYamlAr
 {{- define "pytorch.faultTolerance.torchrunArgs" -}}
 {{- if .Values.faultTolerance.enabled -}}
 {{- $min := int .Values.faultTolerance.minNodes -}}
-{{- $nnodes := ternary (printf "%d:$(NNODES)" $min) "$(NNODES)" (and (gt $min 0) (lt $min (include "pytorch.worldSize" . | int))) -}}
+{{- $nnodes := ternary (printf "%d:$(NNODES)" $min) "$(NNODES)" (and (gt $min 0) (lt $min (include "pytorch.worldSize" . | int)) (not (include "pytorch.resizable" .))) -}}
 {{- toYaml (list (printf "--nnodes=%s" $nnodes) "--nproc-per-node=$(NPROC_PER_NODE)" "--rdzv-backend=c10d"
     "--rdzv-endpoint=$(MASTER_ADDR):$(MASTER_PORT)" "--rdzv-id=$(RDZV_ID)"
     (printf "--max-restarts=%d" (int .Values.faultTolerance.maxRestarts))) -}}

@@ -9,7 +9,7 @@ Usage: {{ include "pytorch.env.pytorchJob" (dict "rank" .rank "context" $) }}
 {{- define "pytorch.env.pytorchJob" -}}
 {{- $ := .context -}}
 - name: PET_NNODES
-  value: {{ include "pytorch.worldSize" $ | quote }}
+  value: {{ include "pytorch.nnodes" $ | quote }}
 - name: PET_NPROC_PER_NODE
   value: {{ ternary (include "pytorch.nprocPerNode" $) "1" (eq $.Values.launcher "torchrun") | quote }}
 - name: PET_NODE_RANK

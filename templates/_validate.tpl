@@ -55,6 +55,9 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- $errors = append $errors (printf "persistence.accessMode: an Indexed Job has no per-rank claims, so job.enabled with mode=distributed needs persistence.accessMode=ReadWriteMany, persistence.existingClaim, or persistence.enabled=false (got %s)" $v.persistence.accessMode) -}}
 {{- end -}}
 {{- end -}}
+{{- if and $v.job.enabled $v.paused $v.kueue.queueName -}}
+{{- $errors = append $errors (printf "paused: Kueue (kueue.queueName=%s) suspends and resumes this Job itself and would undo the chart's suspend; pause it through its Workload instead: kubectl patch workloads.kueue.x-k8s.io -n %s <name from kubectl get workloads -n %s> --type merge -p '{\"spec\":{\"active\":false}}' (true resumes), and leave paused=false" $v.kueue.queueName .Release.Namespace .Release.Namespace) -}}
+{{- end -}}
 {{- if and (gt (int $v.torchrun.nprocPerNode) 0) (ne $v.launcher "torchrun") -}}
 {{- $errors = append $errors "torchrun.nprocPerNode: only applies with launcher=torchrun" -}}
 {{- end -}}
@@ -111,6 +114,16 @@ Usage: {{ include "pytorch.validateValues" . }}
 {{- $errors = append $errors "faultTolerance.minNodes: only applies with launcher=torchrun and faultTolerance.enabled=true (elastic rendezvous); set it to 0" -}}
 {{- else if gt $minNodes (include "pytorch.worldSize" . | int) -}}
 {{- $errors = append $errors (printf "faultTolerance.minNodes: %d is more than the %s pods of the run; set 1..%s, or 0 for a fixed size" $minNodes (include "pytorch.worldSize" .) (include "pytorch.worldSize" .)) -}}
+{{- end -}}
+{{- end -}}
+{{- $maxNodes := int $v.faultTolerance.maxNodes -}}
+{{- if gt $maxNodes 0 -}}
+{{- if or (ne $v.launcher "torchrun") (not $v.faultTolerance.enabled) -}}
+{{- $errors = append $errors "faultTolerance.maxNodes: only applies with launcher=torchrun and faultTolerance.enabled=true (elastic rendezvous); with launcher=python a worldSize change restarts every rank, so set it to 0" -}}
+{{- else if or (ne $v.mode "distributed") $v.job.enabled -}}
+{{- $errors = append $errors "faultTolerance.maxNodes: only a StatefulSet (mode=distributed without job.enabled) resizes in place; a Job's completions cannot change, so set it to 0" -}}
+{{- else if gt (int $v.worldSize) $maxNodes -}}
+{{- $errors = append $errors (printf "worldSize: %d is more than faultTolerance.maxNodes=%d, the most pods the ranks' rendezvous takes; raise faultTolerance.maxNodes too (every rank restarts once, with the new maximum), or keep worldSize at most %d" (int $v.worldSize) $maxNodes $maxNodes) -}}
 {{- end -}}
 {{- end -}}
 {{- with $v.checkpoint.persistence -}}

@@ -62,11 +62,11 @@ def chart():
 
 def pytest_terminal_summary(terminalreporter):
     """Print the control plane start-up time and the time-to-Running figures."""
-    from . import test_faulttolerance, test_gang, test_kueue, test_previous_release, test_scale
+    from . import test_faulttolerance, test_gang, test_kueue, test_pause, test_previous_release, test_scale
     lines = [f"  {'control plane ' + k + ' up (hack/cluster/up.sh)':<45} {v:7.2f}s" for k, v in STARTUP.items()]
     lines += test_scale.summary_lines()
     lines += test_previous_release.summary_lines()
-    lines += [f"  {k:<45} {v:7.2f}s" for k, v in {**test_kueue.TIMINGS, **test_faulttolerance.TIMINGS, **test_gang.TIMINGS}.items()]
+    lines += [f"  {k:<45} {v:7.2f}s" for k, v in {**test_kueue.TIMINGS, **test_faulttolerance.TIMINGS, **test_gang.TIMINGS, **test_pause.TIMINGS}.items()]
     if lines:
         terminalreporter.write_sep("-", "embedded control plane timings")
         for line in lines:

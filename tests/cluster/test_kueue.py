@@ -302,3 +302,26 @@ def test_should_admit_queued_gangs_on_quota_and_bind_each_only_when_every_rank_f
         TIMINGS["Kueue + gang: room for every rank -> 6 ranks Running"] = time.monotonic() - t0
     finally:
         kueue.set_node_resource(SLOT, dict.fromkeys(nodes))
+
+
+def test_should_hand_a_paused_statefulsets_quota_to_the_next_and_requeue_it_on_resume(kueue, queue):
+    """paused=true scales a queued StatefulSet to 0 replicas: Kueue's webhook allows a scale to and
+    from zero, finishes the Workload and frees its quota. paused=false queues it again."""
+    ns = queue
+    install(kueue, ns, "a", *STS4, hold=False)
+    kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 60)
+    install(kueue, ns, "b", *STS4, hold=False)
+    kueue.wait_for("release b refused for quota", lambda: pending_for_quota(kueue, ns, "b-pytorch"), 60)
+
+    t0 = time.monotonic()
+    kueue.helm("upgrade", "a", str(ROOT), "-n", ns, "--reuse-values", "--set", "paused=true")
+    kueue.wait_for("a's ranks gone", lambda: kueue.pods(ns, "app.kubernetes.io/instance=a") == [], 120)
+    kueue.wait_for("4 ranks of b Running", lambda: running(kueue, ns, "b", 4), 60)
+    TIMINGS["Kueue: pause a -> b's 4 ranks Running"] = time.monotonic() - t0
+    kueue.wait_for("a's Workload deleted", lambda: workload(kueue, ns, "a-pytorch") is None, 120)
+
+    kueue.helm("upgrade", "a", str(ROOT), "-n", ns, "--reuse-values", "--set", "paused=false")
+    assert kueue.get("statefulset", "a-pytorch", "-n", ns)["spec"]["replicas"] == 4
+    kueue.wait_for("resumed a refused for quota", lambda: pending_for_quota(kueue, ns, "a-pytorch"), 60)
+    kueue.helm("uninstall", "b", "-n", ns, "--wait", "--timeout", "60s")
+    kueue.wait_for("4 ranks of a Running again", lambda: running(kueue, ns, "a", 4), 60)

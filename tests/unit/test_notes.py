@@ -214,3 +214,16 @@ def test_should_count_pods_in_the_gang_and_processes_in_the_world():
                  "torchrun.nprocPerNode=3", "gangScheduling.enabled=true", "gangScheduling.force=true")
     assert "Each pod runs torchrun with 3 process(es): WORLD_SIZE = 15." in text
     assert "no rank is bound until all 5 fit" in text
+
+
+@pytest.mark.parametrize("sets,state", [
+    (("mode=distributed", "worldSize=5"), "the StatefulSet has 0 replicas"),
+    (("mode=distributed", "worldSize=5", "configMap=c", "entrypoint.file=t.py", "job.enabled=true",
+      "persistence.enabled=false"), "the Job is suspended"),
+    ((), "the Deployment has 0 replicas"),
+], ids=["statefulset", "job", "deployment"])
+def test_should_say_the_release_is_paused_and_how_to_resume_it(sets, state):
+    text = notes(*sets, "paused=true")
+    assert f"PAUSED (paused=true): no rank runs; {state}, and the release and its claims stay." in text
+    assert "helm upgrade rel <chart> -n ml --reuse-values --set paused=false" in text
+    assert "PAUSED" not in notes(*sets)

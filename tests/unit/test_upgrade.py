@@ -52,7 +52,8 @@ def test_should_change_the_job_checksum_with_its_pods_or_policies(render, change
     {"job": {"backoffLimit": 7}},
     {"job": {"activeDeadlineSeconds": 3600}},
     {"job": {"ttlSecondsAfterFinished": 600}},
-], ids=["backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"])
+    {"paused": True},
+], ids=["backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "paused"])
 def test_should_keep_the_job_checksum_when_only_mutable_fields_change(render, change):
     job = render(merge(DIST_JOB, change))["Job"]
     assert job["metadata"]["annotations"]["checksum/pod-template"] == checksum(render)
@@ -81,6 +82,7 @@ JOB_VARIANTS = {
     "backoffLimit": (merge(DIST_JOB, {"job": {"backoffLimit": 7}}), ()),
     "activeDeadlineSeconds": (merge(DIST_JOB, {"job": {"activeDeadlineSeconds": 3600}}), ()),
     "ttlSecondsAfterFinished": (merge(DIST_JOB, {"job": {"ttlSecondsAfterFinished": 600}}), ()),
+    "paused": (merge(DIST_JOB, {"paused": True}), ()),
 }
 
 
@@ -102,6 +104,7 @@ def test_should_change_the_job_checksum_exactly_when_a_field_kubernetes_cannot_c
     assert immutable["no-success-policy-before-1.33"] == {k: v for k, v in immutable["base"].items()
                                                           if k != "successPolicy"}
     assert immutable["backoffLimit"] == immutable["base"]
+    assert immutable["paused"] == immutable["base"] and jobs["paused"]["spec"]["suspend"] is True
 
 
 def test_should_add_nothing_to_the_statefulset(render):

@@ -64,6 +64,17 @@ CASES = [
      "faultTolerance.minNodes: only applies with launcher=torchrun and faultTolerance.enabled=true"),
     ("min-nodes-above-world-size", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 5}}),
      "faultTolerance.minNodes: 5 is more than the 4 pods of the run; set 1..4, or 0 for a fixed size"),
+    ("paused-job-queued-by-kueue", merge(CODE, distributed(2), JOB, SHARED_CLAIM, {"paused": True, "kueue": {"queueName": "q"}}),
+     "paused: Kueue (kueue.queueName=q) suspends and resumes this Job itself and would undo the chart's suspend"),
+    ("max-nodes-with-python", merge(CODE, distributed(3), {"faultTolerance": {"enabled": True, "maxNodes": 4}}),
+     "faultTolerance.maxNodes: only applies with launcher=torchrun and faultTolerance.enabled=true (elastic rendezvous); "
+     "with launcher=python a worldSize change restarts every rank, so set it to 0"),
+    ("max-nodes-in-a-job", merge(CODE, TORCHRUN, distributed(3), JOB, SHARED_CLAIM, {"faultTolerance": {"enabled": True, "maxNodes": 4}}),
+     "faultTolerance.maxNodes: only a StatefulSet (mode=distributed without job.enabled) resizes in place; a Job's "
+     "completions cannot change, so set it to 0"),
+    ("world-size-above-max-nodes", merge(CODE, TORCHRUN, distributed(5), {"faultTolerance": {"enabled": True, "maxNodes": 4}}),
+     "worldSize: 5 is more than faultTolerance.maxNodes=4, the most pods the ranks' rendezvous takes; raise "
+     "faultTolerance.maxNodes too (every rank restarts once, with the new maximum), or keep worldSize at most 4"),
     ("checkpoint-existing-claim-without-persistence", {"checkpoint": {"persistence": {"existingClaim": "ckpt"}}},
      "checkpoint.persistence.existingClaim: needs checkpoint.persistence.enabled=true"),
     ("checkpoint-read-write-once-in-distributed",
@@ -93,6 +104,8 @@ VALID = [
     ("nproc-with-torchrun", merge(CODE, TORCHRUN, {"torchrun": {"nprocPerNode": 2}})),
     ("pdb-one-budget", merge(distributed(3), {"pdb": {"minAvailable": 2}})),
     ("min-nodes-equal-to-world-size", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True, "minNodes": 4}})),
+    ("paused-statefulset-queued-by-kueue", merge(distributed(2), {"paused": True, "kueue": {"queueName": "q"}})),
+    ("max-nodes-equal-to-world-size", merge(CODE, TORCHRUN, distributed(4), {"faultTolerance": {"enabled": True, "maxNodes": 4}})),
     ("checkpoint-existing-claim", {"checkpoint": {"persistence": {"enabled": True, "existingClaim": "ckpt"}}}),
     ("checkpoint-read-write-once-with-existing-claim",
      merge(distributed(3), {"checkpoint": {"persistence": {"enabled": True, "accessMode": "ReadWriteOnce", "existingClaim": "c"}}})),
@@ -143,7 +156,7 @@ def test_should_have_a_case_for_every_rule_of_the_template():
     template = (CHART / "templates" / "_validate.tpl").read_text()
     # each rule appends a message that starts with the keys it names, up to the first colon
     rules = re.findall(r'append \$errors (?:\(printf )?"([^":]+):', template)
-    assert len(rules) == template.count("append $errors") == 32, rules
+    assert len(rules) == template.count("append $errors") == 36, rules
     # a rule whose keys are printf'd (%s) matches a case that names any keys there
     patterns = [re.compile(re.escape(rule).replace("%s", ".+")) for rule in rules]
     assert all(any(p.search(expected) for _, _, expected in CASES) for p in patterns), rules

@@ -231,6 +231,7 @@ EXPECTED_BOUNDS = {
     "job.ttlSecondsAfterFinished": {"minimum": 0, "maximum": MAX_INT32},
     "faultTolerance.maxRestarts": {"minimum": 0},
     "faultTolerance.minNodes": {"minimum": 0},
+    "faultTolerance.maxNodes": {"minimum": 0, "maximum": 10000},
     "faultTolerance.nonRetriableExitCodes[]": {"minimum": 1, "maximum": 255},
     "faultTolerance.collectiveTimeoutSeconds": {"minimum": 1},
     "heartbeat.timeoutSeconds": {"minimum": 1},
