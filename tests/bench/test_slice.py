@@ -40,9 +40,11 @@ SIZES = (8, 64)
 # here (5.2 s for 64 ranks, measured) but fails this check and the request limit (547).
 # Requests of the Job and the StatefulSet without claims since the headless Service publishes
 # rank 0 only (docs/bench.md, "Where the requests go"), 2026-12-06, load average 20+:
-#   requests N=64        chart before (792de0b)    chart after    limit
-#   chart-job            371 (profile), 391 (slice) 337            55 + 4.8 N = 362
-#   chart-sts            388 (profile), 393 (slice) 350            55 + 4.95 N = 372
+#   requests N=64   chart before (792de0b): profile, slices   chart after: profile, slice   limit
+#   chart-job       371; 391, 387                             337; 346                     55 + 4.8 N = 362
+#   chart-sts       388; 393, 404                             350; 348                     55 + 4.95 N = 372
+# (N=8: before 87-90, after 82-87, limits 93 and 95.) The margins are small: 9-16 requests on
+# either side for the Job, 16-24 for the StatefulSet.
 # The chart before fails both limits at N=64: its headless Service's EndpointSlice and Endpoints
 # took about one write per rank (70 + 64 of them at 256 ranks, 2 + 2 now). The claims case
 # keeps its limit (not measured again).
