@@ -4,13 +4,16 @@
 # `make test` runs the chart-only slice (tests/bench, markers bench + cluster).
 BENCH_ARGS ?=
 
-.PHONY: bench bench-tools bench-test bench-threads
+.PHONY: bench bench-tools bench-test bench-threads bench-profile
 bench-tools: ## Build the peers for make bench (training-operator, Trainer v2, JobSet) into bin/
 	@hack/bench/operators.sh
 
 bench: tools venv cluster-bins bench-tools ## This chart vs PyTorchJob and TrainJob, 8-1,024 ranks: docs/bench.md table, docs/bench.png; then bench-threads
 	@time .venv/bin/python hack/bench/run.py $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-threads
+
+bench-profile: tools venv cluster-bins bench-tools ## Where the API requests go, by verb and resource: chart Job/StatefulSet, TrainJob, bare Job at N=64,256 (docs/bench.md)
+	@time .venv/bin/python hack/bench/run.py --profile $(BENCH_ARGS)
 
 bench-threads: setup ## DDP steps/s of 2 ranks on the real node: the chart's threads default vs nothing set vs hand-set
 	$(PYTEST) -m "node and bench" -s $(PYTEST_ARGS)

@@ -11,8 +11,18 @@ other processes of the machine spreads over every case instead of spoiling one.
 Writes .cache/bench/results.json (every run), the results table into docs/bench.md (between
 its `bench:results` markers) and the plot docs/bench.png.
 
+With --profile it measures the same way but keeps only where the requests go: per case and N,
+the API requests by verb and resource (and subresource), written to .cache/bench/profile.json
+and as tables into docs/bench.md between its `bench:profile` markers (section "Where the
+requests go"); the timing table and the plot are left alone. Its defaults: N = 64 and 256,
+one round, the cases chart-job, chart-sts, trainjob and job. --baseline FILE adds the chart
+cases of an earlier profile (e.g. one of the old chart, measured with BENCH_CHART=its checkout
+and --profile-json FILE) as "before" columns.
+
 usage: hack/bench/run.py [--sizes 8,64,256,1024] [--repeats 3] [--cases KEY,...] [--nodes 4]
                          [--no-docs] [--from-results]   (--from-results: only redo table and plot)
+       hack/bench/run.py --profile [--profile-json FILE] [--baseline FILE] [--sizes ...] [--cases ...]
+                         [--repeats 1] [--no-docs] [--from-results]
 """
 from __future__ import annotations
 
@@ -31,9 +41,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench.measure import CASES, CHART, DEFAULT_CASES, BenchCluster, run_once  # noqa: E402
 
 RESULTS = ROOT / ".cache" / "bench" / "results.json"
+PROFILE = ROOT / ".cache" / "bench" / "profile.json"
 DOC = ROOT / "docs" / "bench.md"
 PLOT = ROOT / "docs" / "bench.png"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+PROFILE_MARKERS = ("<!-- bench:profile:begin -->", "<!-- bench:profile:end -->")
+PROFILE_CASES = ("chart-job", "chart-sts", "trainjob", "job")
 CLUSTER = "bench"
 
 
@@ -50,9 +63,18 @@ def ensure_matplotlib() -> None:
                         "-r", str(ROOT / "hack" / "bench" / "requirements.txt")], check=True)
 
 
-def measure(sizes: list[int], repeats: int, cases: list[str], nodes: int) -> dict:
-    out = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "chart": str(CHART), "sizes": sizes, "repeats": repeats,
-           "nodes": nodes, "runs": [], "startup_s": []}
+def chart_label() -> str:
+    """The chart under test by its commit, `+changes` when its chart files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(CHART), *args], capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "Chart.yaml", "values.yaml", "values.schema.json", "templates", "files")
+    return commit + ("+changes" if changed else "")
+
+
+def measure(sizes: list[int], repeats: int, cases: list[str], nodes: int, path: Path = RESULTS) -> dict:
+    out = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "chart": str(CHART), "chart_label": chart_label(),
+           "sizes": sizes, "repeats": repeats, "nodes": nodes, "runs": [], "startup_s": []}
     start = time.monotonic()
     for rep in range(repeats):
         for key in cases:
@@ -72,12 +94,12 @@ def measure(sizes: list[int], repeats: int, cases: list[str], nodes: int) -> dic
                     log(f"  {key} N={n}: Running {run.running_s:.2f}s Ready {run.ready_s:.2f}s "
                         f"(submit {run.submit_s:.2f}s) objects {run.metrics['objects']} "
                         f"requests {run.metrics['requests']} settle {run.settle_s:.1f}s")
-                    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                    RESULTS.write_text(json.dumps(out, indent=1) + "\n")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(out, indent=1) + "\n")
             finally:
                 cp.down()
     out["total_s"] = round(time.monotonic() - start, 1)
-    RESULTS.write_text(json.dumps(out, indent=1) + "\n")
+    path.write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
@@ -141,13 +163,71 @@ def table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_doc(results: dict) -> None:
-    text = DOC.read_text() if DOC.exists() else f"# Benchmark\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{table(results)}{END}{tail}")
+def write_doc(body: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """Put BODY between the two markers of docs/bench.md (appended when they are missing)."""
+    begin, end = markers
+    text = DOC.read_text() if DOC.exists() else "# Benchmark\n"
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(f"{head}{begin}\n{body}{end}{tail}")
+
+
+# --- where the requests go (--profile) ---------------------------------------------------
+
+def profile_columns(results: dict, baseline: dict | None) -> list[tuple[str, dict[int, list[dict]]]]:
+    """(heading, {N: [each run]}) per column: each chart case of the baseline next to the same
+    case now, then the other cases."""
+    def runs(res: dict, case: str) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for r in res["runs"]:
+            if r["case"] == case:
+                out.setdefault(r["n"], []).append(r)
+        return out
+    cols = []
+    for case in dict.fromkeys(r["case"] for r in results["runs"]):
+        if baseline and CASES[case].is_chart and runs(baseline, case):
+            cols.append((f"{case} {baseline['chart_label']}", runs(baseline, case)))
+        cols.append((f"{case} {results['chart_label']}" if CASES[case].is_chart else case, runs(results, case)))
+    return cols
+
+
+def profile_table(results: dict, baseline: dict | None = None) -> str:
+    """Per N, one table: API requests by verb and resource(/subresource), per column the median
+    of its runs, and the size of a pod; with chart-job and trainjob, their difference."""
+    cols = profile_columns(results, baseline)
+    cases = [r["case"] for r in results["runs"]]
+    diff = "chart-job" in cases and "trainjob" in cases
+    heads = [h for h, _ in cols]
+    lines = [f"Measured {results['started']}"
+             + (f" (before: {baseline['started']}, chart {baseline['chart_label']})" if baseline else "")
+             + f", {results['repeats']} run(s) per cell (median), {results['nodes']} simulated nodes; "
+             "requests as in the table above (no watches, leases, nodes or non-resource URLs).", ""]
+    for n in sorted({r["n"] for r in results["runs"]}):
+        cells: dict[str, list[float]] = {}
+        for i, (_, by_n) in enumerate(cols):
+            verbs = [run["metrics"]["requests_by_verb"] for run in by_n.get(n, [])]
+            for key in {k for v in verbs for k in v}:
+                cells.setdefault(key, [0.0] * len(cols))[i] = statistics.median(v.get(key, 0) for v in verbs)
+        if not cells:
+            continue
+        job, tj = (heads.index(f"chart-job {results['chart_label']}"), heads.index("trainjob")) if diff else (0, 0)
+        lines += [f"**N={n}**", "",
+                  "| request | " + " | ".join(heads) + (" | chart-job − trainjob |" if diff else " |"),
+                  "| --- |" + " ---: |" * (len(cols) + diff)]
+        def row(name: str, vals: list[float], decimals: int = 0) -> str:
+            extra = f" | {vals[job] - vals[tj]:+.{decimals}f}" if diff else ""
+            return f"| {name} | " + " | ".join(f"{v:.{decimals}f}" for v in vals) + extra + " |"
+        for key, vals in sorted(cells.items(), key=lambda kv: (-max(kv[1]), kv[0])):
+            lines.append(row(f"`{key}`", vals))
+        totals = [sum(v[i] for v in cells.values()) for i in range(len(cols))]
+        lines.append(row("**total**", totals))
+        lines.append(row("**per rank**", [t / n for t in totals], 2))
+        lines.append(row("bytes of a pod (JSON, at the end)",
+                         [statistics.median(r.get("pod_bytes", 0) for r in by_n.get(n, [{}])) for _, by_n in cols]))
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot(results: dict) -> None:
@@ -184,19 +264,44 @@ def plot(results: dict) -> None:
     plt.close(fig)
 
 
+def profile(a: argparse.Namespace, cases: list[str]) -> int:
+    path = Path(a.profile_json)
+    if a.from_results:
+        results = json.loads(path.read_text())
+    else:
+        results = measure([int(n) for n in a.sizes.split(",")], a.repeats, cases, a.nodes, path)
+        log(f"profiled in {results['total_s'] / 60:.1f} min into {path}")
+    baseline = json.loads(Path(a.baseline).read_text()) if a.baseline else None
+    text = profile_table(results, baseline)
+    print(text)
+    if not a.no_docs:
+        write_doc(text, PROFILE_MARKERS)
+        log(f"wrote the profile into {DOC.relative_to(ROOT)}")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="8,64,256,1024")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--cases", default=",".join(DEFAULT_CASES), help=f"of {', '.join(CASES)}")
+    p.add_argument("--sizes", help="N to measure, comma-separated (8,64,256,1024; --profile: 64,256)")
+    p.add_argument("--repeats", type=int, help="rounds (3; --profile: 1)")
+    p.add_argument("--cases", help=f"of {', '.join(CASES)} ({', '.join(DEFAULT_CASES)}; --profile: "
+                                    f"{', '.join(PROFILE_CASES)})")
     p.add_argument("--nodes", type=int, default=4)
     p.add_argument("--no-docs", action="store_true", help="measure only; leave docs/ alone")
-    p.add_argument("--from-results", action="store_true", help=f"redo table and plot from {RESULTS}")
+    p.add_argument("--from-results", action="store_true",
+                   help=f"redo table and plot from {RESULTS} (--profile: the profile's tables from --profile-json)")
+    p.add_argument("--profile", action="store_true", help="API requests by verb and resource, per case and N")
+    p.add_argument("--profile-json", default=str(PROFILE), help=f"where --profile keeps its runs ({PROFILE})")
+    p.add_argument("--baseline", help="an earlier --profile-json whose chart cases become 'before' columns")
     a = p.parse_args()
-    cases = a.cases.split(",")
+    a.sizes = a.sizes or ("64,256" if a.profile else "8,64,256,1024")
+    a.repeats = a.repeats or (1 if a.profile else 3)
+    cases = (a.cases or ",".join(PROFILE_CASES if a.profile else DEFAULT_CASES)).split(",")
     unknown = set(cases) - set(CASES)
     if unknown:
         p.error(f"unknown case(s) {sorted(unknown)}; known: {', '.join(CASES)}")
+    if a.profile:
+        return profile(a, cases)
     if a.from_results:
         results = json.loads(RESULTS.read_text())
     else:
@@ -207,7 +312,7 @@ def main() -> int:
     print(table(results))
     if not a.no_docs:
         ensure_matplotlib()
-        write_doc(results)
+        write_doc(table(results))
         plot(results)
         log(f"wrote {DOC.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
     return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import time
 from collections import Counter
@@ -208,9 +209,11 @@ def summarize(delta: Counter[Key]) -> dict:
     """Requests served and objects created, from the counters' difference over one run."""
     reqs = counted(delta)   # the watcher's list came before the first read, its watch is long-running
     by_resource: Counter[str] = Counter()
+    by_verb: Counter[str] = Counter()
     objects: Counter[str] = Counter()
     for (verb, resource, sub, code), v in reqs.items():
         by_resource[f"{resource}/{sub}" if sub else resource] += v
+        by_verb[f"{verb} {resource}/{sub}" if sub else f"{verb} {resource}"] += v
         if code == "201" and not sub:
             objects[resource] += v
     events = objects.pop("events", 0)
@@ -218,6 +221,8 @@ def summarize(delta: Counter[Key]) -> dict:
         "requests": sum(reqs.values()),
         "writes": sum(v for k, v in reqs.items() if k[0] in WRITES),
         "requests_by_resource": dict(by_resource.most_common()),
+        # "VERB resource[/subresource]": what `hack/bench/run.py --profile` tabulates
+        "requests_by_verb": dict(by_verb.most_common()),
         "objects": sum(objects.values()),
         "objects_by_resource": dict(objects.most_common()),
         "events": events,
@@ -255,6 +260,7 @@ class Run:
     most_starting: int = 0           # most pods created but not Running yet at one time
     settle_s: float = 0.0
     ranks: list[int] = field(default_factory=list)
+    pod_bytes: int = 0               # a pod's JSON at the end (median over the pods)
     metrics: dict = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)   # per process, submit to settled
     client_cpu_s: float = 0.0        # helm / kubectl
@@ -263,8 +269,7 @@ class Run:
     stages: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _ranks(cp: ControlPlane, ns: str, case: Case) -> list[int]:
-    pods = cp.get("pods", "-n", ns)["items"]
+def _ranks(pods: list[dict], case: Case) -> list[int]:
     if case.key == "pytorchjob":
         def rank(p: dict) -> int:
             lab = p["metadata"]["labels"]
@@ -313,6 +318,9 @@ def run_once(cp: BenchCluster, case: Case, n: int, ns: str, timeout: float = 600
     run.metrics = summarize(after - before)
     cpu_after = cp.cpu_seconds()
     run.cpu_s = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_after.items() if v - cpu_before.get(k, 0.0) > 0}
-    run.ranks = _ranks(cp, ns, case)
+    pods = cp.get("pods", "-n", ns)["items"]
+    run.ranks = _ranks(pods, case)
+    # what every write and watch event of a pod carries: its JSON as stored, status included
+    run.pod_bytes = int(statistics.median(len(json.dumps(p, separators=(",", ":"))) for p in pods))
     return run
 

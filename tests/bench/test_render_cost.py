@@ -67,11 +67,12 @@ def check_render_cost(label: str, args: tuple[str, ...], sets: tuple[str, ...], 
     assert len(large) == len(small), f"worldSize=10000 renders {len(large) - len(small)} more lines than worldSize=1"
     changed = [(a, b) for a, b in zip(small, large) if a != b]
     # Only numbers change (replicas, WORLD_SIZE in the ranks and in the preflight `helm test`
-    # pod, the last rank's name in the notes, the Job's pod-template checksum), on a few lines.
+    # pod, the last rank's name in the notes, the Job's pod-template checksum, the budget's
+    # minAvailable), on a few lines.
     def shape(line: str) -> str:
         return re.sub(r"\d+", "#", re.sub(r"\b[0-9a-f]{64}\b", "<sha256>", line))
     assert all(shape(a) == shape(b) for a, b in changed), changed
-    assert len(changed) <= 8, changed
+    assert len(changed) <= 9, changed
     assert best[10_000] <= SLACK_RATIO * best[1] + SLACK_S, (
         f"{label}: worldSize=10000 took {best[10_000]:.3f}s, worldSize=1 {best[1]:.3f}s "
         f"(best of {len(times[1])}); rendering must not depend on the number of ranks")

@@ -73,7 +73,8 @@ def test_distributed_install_ranks(cluster, namespace, chart):
     assert sorted(ranks) == [0, 1, 2, 3]
 
     # MASTER_ADDR is rank 0's stable DNS name: <hostname>.<subdomain>.<ns>.svc.<domain>,
-    # published by the headless Service's EndpointSlice (also while not ready).
+    # published by the headless Service's EndpointSlice (also while not ready), which holds
+    # rank 0 alone unless headlessService.allRanks is set.
     rank0 = next(p for p in pods if p["metadata"]["name"] == "dist-pytorch-0")
     assert rank0["spec"]["hostname"] == "dist-pytorch-0"
     assert rank0["spec"]["subdomain"] == "dist-pytorch-headless"
@@ -81,12 +82,15 @@ def test_distributed_install_ranks(cluster, namespace, chart):
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
 
-    def slice_hosts():
+    def slice_hosts(count: int):
         slices = cluster.get("endpointslices", "-n", ns, "-l", "kubernetes.io/service-name=dist-pytorch-headless")
         hosts = {e.get("hostname"): e["targetRef"]["name"] for s in slices["items"] for e in s.get("endpoints") or []}
-        return hosts if len(hosts) == 4 else None
-    hosts = cluster.wait_for("headless EndpointSlice with 4 ranks", slice_hosts, 60)
-    assert hosts["dist-pytorch-0"] == "dist-pytorch-0"
+        return hosts if len(hosts) == count else None
+    hosts = cluster.wait_for("headless EndpointSlice with rank 0", lambda: slice_hosts(1), 60)
+    assert hosts == {"dist-pytorch-0": "dist-pytorch-0"}
+    cluster.helm("upgrade", "dist", chart, "-n", ns, "--reuse-values", "--set", "headlessService.allRanks=true", *WAIT)
+    hosts = cluster.wait_for("headless EndpointSlice with 4 ranks", lambda: slice_hosts(4), 60)
+    assert hosts == {f"dist-pytorch-{i}": f"dist-pytorch-{i}" for i in range(4)}
 
     sts = cluster.get("statefulset", "dist-pytorch", "-n", ns)
     assert sts["spec"]["podManagementPolicy"] == "Parallel"

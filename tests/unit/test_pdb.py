@@ -10,16 +10,28 @@ def test_should_let_no_rank_be_evicted_by_default(render):
     m = render(distributed(6))
     pdb = m["PodDisruptionBudget"]
     assert pdb["metadata"]["name"] == "rel-pytorch"
-    assert pdb["spec"] == {"maxUnavailable": 0, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    # Every rank must stay: an integer minAvailable, which the disruption controller counts
+    # from the pods alone (maxUnavailable or a percentage make it look up the workload's scale).
+    assert pdb["spec"] == {"minAvailable": 6, "unhealthyPodEvictionPolicy": "AlwaysAllow",
                            "selector": {"matchLabels": SELECTOR}}
     # it covers exactly the ranks
     assert SELECTOR.items() <= m["StatefulSet"]["spec"]["template"]["metadata"]["labels"].items()
 
 
 def test_should_cover_the_ranks_of_an_indexed_job(render):
-    m = render(merge(distributed(3), CODE, JOB, SHARED_CLAIM))
-    assert m["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 0
+    # A Job has no scale subresource: with maxUnavailable the disruption controller could not
+    # compute the budget (docs/bench.md, "Where the requests go").
+    m = render(merge(distributed(7), CODE, JOB, SHARED_CLAIM))
+    assert m["PodDisruptionBudget"]["spec"] == {"minAvailable": 7, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                                                "selector": {"matchLabels": SELECTOR}}
     assert SELECTOR.items() <= m["Job"]["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_should_keep_the_old_default_budget_when_asked(render):
+    """pdb.maxUnavailable=0 renders what the default was before (maxUnavailable: 0)."""
+    spec = render(merge(distributed(6), {"pdb": {"maxUnavailable": 0}}))["PodDisruptionBudget"]["spec"]
+    assert spec == {"maxUnavailable": 0, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                    "selector": {"matchLabels": SELECTOR}}
 
 
 @pytest.mark.parametrize("budget,spec", [

@@ -52,7 +52,7 @@ CONTEXT = {  # the values a key needs around it to have an effect
     "extraVolumeMounts": {"extraVolumes": [{"name": "k", "emptyDir": {}}]},
     "launcher": CODE,
     "torchrun.": merge(CODE, TORCHRUN),
-    "persistentVolumeClaimRetentionPolicy.": distributed(2), "pdb.": distributed(2),
+    "persistentVolumeClaimRetentionPolicy.": distributed(2), "pdb.": distributed(2), "headlessService.": distributed(2),
     "job.": merge(CODE, JOB),
     "job.enabled": CODE,
     "exclusiveTopology.topologyKey": {"exclusiveTopology": {"enabled": True}},
