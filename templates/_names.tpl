@@ -42,12 +42,13 @@ Usage: {{ include "pytorch.headlessServiceName" . }}
 {{- end -}}
 
 {{/*
-pytorch.preflightName: the `helm test` preflight's pod, ConfigMap and Service (distributed mode;
-the Service lists the Ready pods of the release: docs/preflight.md).
+pytorch.preflightName: the `helm test` preflight's ConfigMap and Services (distributed mode:
+docs/preflight.md); the fullname is cut to 48 characters so that `<this>-pods`, a Service, stays
+a DNS label of at most 63.
 Usage: {{ include "pytorch.preflightName" . }}
 */}}
 {{- define "pytorch.preflightName" -}}
-{{- printf "%s-preflight" (include "pytorch.fullname" .) -}}
+{{- printf "%s-preflight" (include "pytorch.fullname" . | trunc 48 | trimSuffix "-") -}}
 {{- end -}}
 
 {{/*

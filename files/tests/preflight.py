@@ -3,11 +3,12 @@
 Runs in the chart's test hook pod (templates/tests/test-preflight.yaml), without API access, from
 what cluster DNS and TCP tell it (docs/preflight.md):
 
-  name    a rank's stable name <fullname>-<i>.<headless>... does not resolve;
-  ranks   fewer pods with an address behind the headless Service (it publishes not-ready pods)
-          than worldSize;
-  ready   a rank's address is missing from the hook's own headless Service, which publishes
-          Ready pods only;
+  name    a rank's stable name <fullname>-<i>.<headless>... does not resolve (rank 0's only, unless
+          the chart publishes every rank's: headlessService.allRanks);
+  ranks   fewer pods with an address behind the hook's Service of every pod (it publishes
+          not-ready pods) than worldSize;
+  ready   a rank's address is missing from the hook's Service of Ready pods: named by its rank
+          where it has a published name, by its address otherwise;
   blocked a connect to rank 0's master port is refused by a firewall (an ICMP error, read from
           the socket's error queue) or gets no answer: a NetworkPolicy;
   listen  the connect is refused by rank 0's kernel (a TCP reset): nothing listens on the port.
@@ -15,8 +16,11 @@ what cluster DNS and TCP tell it (docs/preflight.md):
 Prints one line per check, `FAIL [kind] ...; likely cause: ...` for each finding, and exits 1 on
 any finding (2 on bad settings). Settings come from the environment:
   PREFLIGHT_RANK_HOST  rank names, with {rank} for the index
-  PREFLIGHT_HEADLESS   the headless Service's name (every pod with an address)
-  PREFLIGHT_READY      the hook Service's name (Ready pods only)
+  PREFLIGHT_NAMED_RANKS how many ranks, from 0, have such a name (default WORLD_SIZE)
+  PREFLIGHT_SUBDOMAIN  the ranks' headless Service, which publishes those names (default
+                       PREFLIGHT_HEADLESS)
+  PREFLIGHT_HEADLESS   a Service of every pod of the release with an address
+  PREFLIGHT_READY      a Service of the Ready pods only
   WORLD_SIZE, MASTER_PORT, POD_IP (this pod's address, left out of both Services' answers)
   PREFLIGHT_TIMEOUT    seconds for the whole run (default 20)
 """
@@ -54,6 +58,16 @@ class Settings:
     port: int
     pod_ip: str
     timeout: float = 20.0
+    named: int = 0          # ranks 0..named-1 have a published name; 0 reads as world_size
+    subdomain: str = ""     # the Service that publishes them; "" reads as headless
+
+    @property
+    def named_ranks(self) -> int:
+        return min(self.named or self.world_size, self.world_size)
+
+    @property
+    def names_service(self) -> str:
+        return self.subdomain or self.headless
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "Settings":
@@ -61,7 +75,9 @@ class Settings:
             settings = cls(rank_host=env["PREFLIGHT_RANK_HOST"], headless=env["PREFLIGHT_HEADLESS"],
                            ready=env["PREFLIGHT_READY"], world_size=int(env["WORLD_SIZE"]),
                            port=int(env["MASTER_PORT"]), pod_ip=env.get("POD_IP", ""),
-                           timeout=float(env.get("PREFLIGHT_TIMEOUT", "20")))
+                           timeout=float(env.get("PREFLIGHT_TIMEOUT", "20")),
+                           named=int(env.get("PREFLIGHT_NAMED_RANKS", "0")),
+                           subdomain=env.get("PREFLIGHT_SUBDOMAIN", ""))
         except KeyError as e:
             raise ValueError(f"{e.args[0]} is not set") from None
         except ValueError as e:
@@ -173,9 +189,11 @@ def check(s: Settings, lookup: Callable[[str], tuple[set[str], str]] = resolve,
     start = clock()
     end = start + s.timeout
     report = Report()
-    ranks = {i: s.rank_host.format(rank=i) for i in range(s.world_size)}
+    ranks = {i: s.rank_host.format(rank=i) for i in range(s.named_ranks)}
     resolved = {i: lookup(name) for i, name in ranks.items()}
     headless, headless_error = lookup(s.headless)
+    published, published_error = (headless, headless_error) if s.names_service == s.headless \
+        else lookup(s.names_service)
     headless -= {s.pod_ip}
     ready = ready_addresses(s, lookup, clock, sleep, min(end, start + READY_SYNC))
 
@@ -194,14 +212,14 @@ def check(s: Settings, lookup: Callable[[str], tuple[set[str], str]] = resolve,
         if found:
             report.ok(f"rank {i}: {name} resolves to {', '.join(sorted(found))}")
             continue
-        if not headless:
-            cause = (f"the headless Service {s.headless} does not resolve either ({headless_error}): "
+        if not published - {s.pod_ip}:
+            cause = (f"the headless Service {s.names_service} does not resolve either ({published_error}): "
                      "it is missing or selects no pod, or cluster DNS does not answer")
         elif len(running) < s.world_size:
             cause = f"no pod holds rank {i} (fewer ranks running than worldSize)"
         else:
             cause = ("every rank has a pod, but none publishes this name: the pod's hostname or subdomain "
-                     f"does not match the headless Service {s.headless}")
+                     f"does not match the headless Service {s.names_service}")
         report.fail("name", f"rank {i}: {name} does not resolve ({why})", cause)
 
     if ready is None:
@@ -217,6 +235,15 @@ def check(s: Settings, lookup: Callable[[str], tuple[set[str], str]] = resolve,
                             "last message)")
             elif found:
                 report.ok(f"rank {i}: Ready")
+        if s.named_ranks < s.world_size:
+            unnamed = headless - ready - {a for found, _ in resolved.values() for a in found}
+            if unnamed:
+                report.fail("ready", f"{len(unnamed)} of the ranks without a published name "
+                            f"({', '.join(sorted(unnamed))}) not Ready",
+                            "their readiness probe fails or they are starting (`kubectl get pods -o wide` finds "
+                            "the pod by its address; `kubectl describe pod` shows the probe's last message)")
+            else:
+                report.ok(f"ranks {s.named_ranks}..{s.world_size - 1}: every pod with an address is Ready")
 
     master, _ = resolved[0]
     host = ranks[0]

@@ -249,3 +249,67 @@ def test_should_refuse_bad_settings_naming_the_variable(env, message, capsys):
     merged = {k: v for k, v in {**base, **env}.items() if v is not None}
     assert preflight.main(merged) == 2
     assert capsys.readouterr() == ("", message + "\n")
+
+
+# The chart's default: the ranks' headless Service publishes rank 0's name only
+# (headlessService.allRanks=false); the hook's own Services count and judge every pod.
+PODS = "job-pytorch-preflight-pods." + NS
+
+
+class RankZeroCluster(Cluster):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.names[PODS] = self.names.pop(HEADLESS, set())
+        for i in range(1, 8):
+            self.names.pop(host(i), None)
+        if host(0) in self.names:
+            self.names[HEADLESS] = set(self.names[host(0)])
+
+    def run(self, world: int = 4):
+        s = preflight.Settings(rank_host=RANK, headless=PODS, ready=READY, world_size=world, port=PORT,
+                               pod_ip=SELF, timeout=20.0, named=1, subdomain=HEADLESS)
+        return preflight.check(s, lookup=self.lookup, dial=self.dial, clock=self.clock, sleep=self.sleep)
+
+
+def test_should_check_rank_zero_by_name_and_the_others_by_address_when_only_rank_zero_is_published():
+    report = RankZeroCluster().run()
+    assert report.findings == 0
+    assert report.lines == [
+        f"ok   4 ranks have a pod behind {PODS} (worldSize 4)",
+        f"ok   rank 0: {host(0)} resolves to {IPS[0]}",
+        "ok   rank 0: Ready",
+        "ok   ranks 1..3: every pod with an address is Ready",
+        f"ok   rank 0: {host(0)}:{PORT} ({IPS[0]}) accepts connections"]
+
+
+def test_should_name_an_unpublished_rank_that_is_not_ready_by_its_address():
+    assert fails(RankZeroCluster(ready={0, 1, 3}).run()) == [
+        f"FAIL [ready] 1 of the ranks without a published name ({IPS[2]}) not Ready; likely cause: their readiness "
+        "probe fails or they are starting (`kubectl get pods -o wide` finds the pod by its address; `kubectl "
+        "describe pod` shows the probe's last message)"]
+
+
+def test_should_count_missing_unpublished_ranks_through_the_hooks_service():
+    assert fails(RankZeroCluster(ranks={0: IPS[0], 1: IPS[1]}).run(world=3)) == [
+        f"FAIL [ranks] 2 of worldSize 3 ranks have a pod behind {PODS}; likely cause: the workload has fewer pods "
+        "than worldSize (scaled down, deleted, or Pending without an address: `kubectl get pods` and their events)"]
+
+
+def test_should_blame_the_ranks_headless_service_when_it_is_gone_and_every_pod_runs():
+    c = RankZeroCluster()
+    del c.names[HEADLESS], c.names[host(0)]
+    assert fails(c.run()) == [
+        f"FAIL [name] rank 0: {host(0)} does not resolve (Name or service not known); likely cause: the headless "
+        f"Service {HEADLESS} does not resolve either (Name or service not known): it is missing or selects no pod, "
+        "or cluster DNS does not answer",
+        f"FAIL [blocked] rank 0: {host(0)}:{PORT} not tried; likely cause: its name does not resolve (above)"]
+
+
+def test_should_read_the_named_ranks_and_their_service_from_the_environment():
+    s = preflight.Settings.from_env({"PREFLIGHT_RANK_HOST": "r-{rank}", "PREFLIGHT_HEADLESS": "all",
+                                     "PREFLIGHT_READY": "ready", "WORLD_SIZE": "5", "MASTER_PORT": "1234",
+                                     "PREFLIGHT_NAMED_RANKS": "1", "PREFLIGHT_SUBDOMAIN": "ranks"})
+    assert (s.named_ranks, s.names_service, s.headless) == (1, "ranks", "all")
+    s = preflight.Settings.from_env({"PREFLIGHT_RANK_HOST": "r-{rank}", "PREFLIGHT_HEADLESS": "all",
+                                     "PREFLIGHT_READY": "ready", "WORLD_SIZE": "5", "MASTER_PORT": "1234"})
+    assert (s.named_ranks, s.names_service) == (5, "all")

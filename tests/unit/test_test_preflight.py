@@ -34,7 +34,8 @@ def test_should_run_the_mounted_program_with_the_releases_ranks_and_port(render)
     assert "args" not in container
     assert env_of(container) == {
         "PREFLIGHT_RANK_HOST": f"rel-pytorch-{{rank}}.rel-pytorch-headless.{SVC}",
-        "PREFLIGHT_HEADLESS": f"rel-pytorch-headless.{SVC}",
+        "PREFLIGHT_NAMED_RANKS": "1", "PREFLIGHT_SUBDOMAIN": f"rel-pytorch-headless.{SVC}",
+        "PREFLIGHT_HEADLESS": f"rel-pytorch-preflight-pods.{SVC}",
         "PREFLIGHT_READY": f"rel-pytorch-preflight.{SVC}",
         "WORLD_SIZE": "3", "MASTER_PORT": "29613", "POD_IP": {"fieldRef": {"fieldPath": "status.podIP"}},
         "PYTHONDONTWRITEBYTECODE": "1"}
@@ -98,3 +99,9 @@ def test_should_take_the_image_and_pull_secrets_of_the_ranks(render):
     assert (pod["containers"][0]["image"], pod["containers"][0]["imagePullPolicy"]) == \
         (ranks["containers"][0]["image"], "Always")
     assert pod["imagePullSecrets"] == ranks["imagePullSecrets"] == [{"name": "pull"}]
+
+
+@pytest.mark.parametrize("all_ranks,named", [(False, "1"), (True, "7")])
+def test_should_check_the_names_the_ranks_service_publishes(render, all_ranks, named):
+    pod = hook(render(merge(distributed(7), {"headlessService": {"allRanks": all_ranks}}), show_tests=True))
+    assert env_of(pod["spec"]["containers"][0])["PREFLIGHT_NAMED_RANKS"] == named
