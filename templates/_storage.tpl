@@ -42,6 +42,11 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
   persistentVolumeClaim:
     claimName: {{ include "pytorch.checkpoint.claimName" $ }}
 {{- end }}
+{{- if include "pytorch.programs.enabled" $ }}
+- name: programs
+  configMap:
+    name: {{ include "pytorch.programs.configMapName" $ | quote }}
+{{- end }}
 {{- with $.Values.extraVolumes }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
 {{- end }}
@@ -70,6 +75,11 @@ Usage: {{ include "pytorch.volumeMounts" . }}
 {{- if .Values.checkpoint.persistence.enabled }}
 - name: checkpoints
   mountPath: {{ .Values.checkpoint.persistence.mountPath }}
+{{- end }}
+{{- if include "pytorch.programs.enabled" . }}
+- name: programs
+  mountPath: {{ include "pytorch.programs.mountPath" . }}
+  readOnly: true
 {{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
