@@ -4,9 +4,11 @@ or torchrun ...), as a YAML list; empty when the launch runs as it is. The progr
 chart's (files/programs/, see _programs.tpl):
 - launcher=python with faultTolerance.enabled: `sh supervisor.sh --max-restarts=N
   [--non-retriable-exit-codes=C,...] --`, which restarts the launch as a group;
-- heartbeat.enabled: `sh launch.sh --heartbeat --` (after the supervisor's words, so that every
-  attempt starts through it): removes the heartbeat files a previous container or attempt left
-  in the /tmp emptyDir (they would fail the new run's probes), then execs the launch.
+- heartbeat.enabled: `sh launch.sh --heartbeat [--stack-dumps=<autopsy dir>] --` (after the
+  supervisor's words, so that every attempt starts through it): removes the heartbeat files a
+  previous container or attempt left in the /tmp emptyDir (they would fail the new run's
+  probes), with heartbeat.stackDumps arms every Python process of the launch for the stack
+  autopsy (pytorch.faultTolerance.autopsyDir), then execs the launch.
 Usage: {{ $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray }}
 */}}
 {{- define "pytorch.faultTolerance.wrapper" -}}
@@ -19,7 +21,11 @@ Usage: {{ $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray
 {{- $words = append $words "--" -}}
 {{- end -}}
 {{- if .Values.heartbeat.enabled -}}
-{{- $words = concat $words (list "sh" (include "pytorch.programs.path" (dict "name" "launch.sh" "context" .)) "--heartbeat" "--") -}}
+{{- $words = concat $words (list "sh" (include "pytorch.programs.path" (dict "name" "launch.sh" "context" .)) "--heartbeat") -}}
+{{- if .Values.heartbeat.stackDumps -}}
+{{- $words = append $words (printf "--stack-dumps=%s" (include "pytorch.faultTolerance.autopsyDir" .)) -}}
+{{- end -}}
+{{- $words = append $words "--" -}}
 {{- end -}}
 {{- if $words }}{{ toYaml $words }}{{ end -}}
 {{- end -}}
@@ -122,18 +128,53 @@ Usage: {{ include "pytorch.faultTolerance.env" . }}
 {{/*
 pytorch.faultTolerance.probe: the heartbeat exec probe for `name` (livenessProbe: the chart's
 liveness.sh, which passes while HEARTBEAT_FILE is absent or younger than
-heartbeat.timeoutSeconds; readinessProbe: READY_FILE exists), the `exec:` block only. Exec
-probes are not $(NAME)-expanded; they see the container's environment.
+heartbeat.timeoutSeconds, and with heartbeat.stackDumps runs the stack autopsy, told the
+probe's own period, failure threshold and timeout, and the checkpoint claim's folder for the
+ranks' reports when every rank mounts it; readinessProbe: READY_FILE exists), the `exec:`
+block only. Exec probes are not $(NAME)-expanded; they see the container's environment.
 Usage: {{ include "pytorch.faultTolerance.probe" (dict "name" "livenessProbe" "context" $) }}
 */}}
 {{- define "pytorch.faultTolerance.probe" -}}
+{{- $ := .context -}}
 {{- $command := list "test" "-e" "/tmp/pytorch-heartbeat/ready" -}}
 {{- if eq .name "livenessProbe" -}}
-{{- $command = list "sh" (include "pytorch.programs.path" (dict "name" "liveness.sh" "context" .context)) (printf "--timeout-seconds=%d" (int .context.Values.heartbeat.timeoutSeconds)) -}}
+{{- $command = list "sh" (include "pytorch.programs.path" (dict "name" "liveness.sh" "context" $)) (printf "--timeout-seconds=%d" (int $.Values.heartbeat.timeoutSeconds)) -}}
+{{- if $.Values.heartbeat.stackDumps -}}
+{{- $probe := $.Values.livenessProbe -}}
+{{- $command = append $command (printf "--autopsy-dir=%s" (include "pytorch.faultTolerance.autopsyDir" $)) -}}
+{{- with include "pytorch.faultTolerance.sharedAutopsyDir" $ -}}
+{{- $command = append $command (printf "--shared-dir=%s" .) -}}
+{{- end -}}
+{{- $command = concat $command (list (printf "--period-seconds=%d" (int (default 10 $probe.periodSeconds)))
+    (printf "--failure-threshold=%d" (int (default 3 $probe.failureThreshold)))
+    (printf "--probe-timeout-seconds=%d" (int (default 1 $probe.timeoutSeconds)))) -}}
+{{- end -}}
 {{- end -}}
 exec:
   command:
     {{- toYaml $command | nindent 4 }}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.autopsyDir: the stack autopsy's folder in the /tmp emptyDir: stacks/
+(one dump file per armed process, emptied by launch.sh before every run) and state/ (what this
+pod has dumped and reported, kept across container restarts).
+Usage: {{ include "pytorch.faultTolerance.autopsyDir" . }}
+*/}}
+{{- define "pytorch.faultTolerance.autopsyDir" -}}
+/tmp/pytorch-autopsy
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.sharedAutopsyDir: the folder on the checkpoint claim, which every rank
+mounts, where the stack autopsy keeps each pod's report and alarm: <mountPath>/.pytorch-autopsy
+with checkpoint.persistence.enabled, else empty (each pod then knows only itself).
+Usage: {{ include "pytorch.faultTolerance.sharedAutopsyDir" . }}
+*/}}
+{{- define "pytorch.faultTolerance.sharedAutopsyDir" -}}
+{{- if .Values.checkpoint.persistence.enabled -}}
+{{- printf "%s/.pytorch-autopsy" .Values.checkpoint.persistence.mountPath -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

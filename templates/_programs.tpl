@@ -53,8 +53,35 @@ Usage: {{ include "pytorch.programs.data" . }}
 */}}
 {{- define "pytorch.programs.data" -}}
 {{- $data := dict -}}
-{{- range $path, $_ := .Files.Glob "files/programs/*" -}}
-{{- $_ := set $data (base $path) ($.Files.Get $path) -}}
+{{- range $key, $path := include "pytorch.programs.files" . | fromYaml -}}
+{{- $_ := set $data $key ($.Files.Get $path) -}}
 {{- end -}}
 {{- toYaml $data -}}
+{{- end -}}
+
+{{/*
+pytorch.programs.files: every file under files/programs/, as a dict "ConfigMap key" -> path in
+the chart (YAML); the key is the path below files/programs/ with "/" spelled "." (ConfigMap
+keys hold no "/"), e.g. python.sitecustomize.py for python/sitecustomize.py.
+Usage: {{ $files := include "pytorch.programs.files" . | fromYaml }}
+*/}}
+{{- define "pytorch.programs.files" -}}
+{{- $files := dict -}}
+{{- range $path, $_ := .Files.Glob "files/programs/**" -}}
+{{- $_ := set $files (trimPrefix "files/programs/" $path | replace "/" ".") $path -}}
+{{- end -}}
+{{- toYaml $files -}}
+{{- end -}}
+
+{{/*
+pytorch.programs.items: the programs volume's items, each ConfigMap key at its path below
+files/programs/ (so python/sitecustomize.py is a folder of its own, fit for PYTHONPATH).
+Usage: {{ include "pytorch.programs.items" . | nindent 4 }}
+*/}}
+{{- define "pytorch.programs.items" -}}
+{{- $items := list -}}
+{{- range $key, $path := include "pytorch.programs.files" . | fromYaml -}}
+{{- $items = append $items (dict "key" $key "path" (trimPrefix "files/programs/" $path)) -}}
+{{- end -}}
+{{- toYaml $items -}}
 {{- end -}}

@@ -46,6 +46,8 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
 - name: programs
   configMap:
     name: {{ include "pytorch.programs.configMapName" $ | quote }}
+    items:
+      {{- include "pytorch.programs.items" $ | nindent 6 }}
 {{- end }}
 {{- with $.Values.extraVolumes }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}

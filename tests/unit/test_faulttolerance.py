@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,9 @@ FT = {"faultTolerance": {"enabled": True}}
 HEARTBEAT = {"heartbeat": {"enabled": True}}
 WITH_ARGS = merge(CODE, {"entrypoint": {"args": ["--epochs", "2"]}})
 PROGRAMS = "/opt/pytorch-chart"        # where the chart mounts files/programs/ (_programs.tpl)
-LAUNCH = ["sh", f"{PROGRAMS}/launch.sh", "--heartbeat", "--"]
+AUTOPSY = "/tmp/pytorch-autopsy"           # the stack autopsy's folder, in the /tmp emptyDir
+LAUNCH = ["sh", f"{PROGRAMS}/launch.sh", "--heartbeat", f"--stack-dumps={AUTOPSY}", "--"]
+NO_DUMPS = {"heartbeat": {"enabled": True, "stackDumps": False}}
 
 
 def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> list[str]:
@@ -32,14 +35,22 @@ def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> l
     return words + ["--"] + (LAUNCH if heartbeat else [])
 
 
-def liveness(timeout: int) -> list[str]:
-    return ["sh", f"{PROGRAMS}/liveness.sh", f"--timeout-seconds={timeout}"]
+def liveness(timeout: int, period: int = 5, failures: int = 5, probe_timeout: int = 5, shared: str = "",
+             autopsy: bool = True) -> list[str]:
+    """The heartbeat liveness probe's command (the livenessProbe defaults: 5, 5, 5)."""
+    words = ["sh", f"{PROGRAMS}/liveness.sh", f"--timeout-seconds={timeout}"]
+    if autopsy:
+        words += [f"--autopsy-dir={AUTOPSY}"] + ([f"--shared-dir={shared}"] if shared else []) + [
+            f"--period-seconds={period}", f"--failure-threshold={failures}", f"--probe-timeout-seconds={probe_timeout}"]
+    return words
 
 
-def local(words: list[str]) -> list[str]:
-    """A rendered command's words with the programs' mount path pointed at files/programs/."""
-    return [w.replace(PROGRAMS, str(CHART / "files" / "programs"), 1) if w.startswith(PROGRAMS + "/") else w
-            for w in words]
+def local(words: list[str], tmp: Path | None = None) -> list[str]:
+    """A rendered command's words with the programs' mount path pointed at files/programs/ (and
+    the autopsy's folder in the pod's /tmp at tmp)."""
+    out = [w.replace(PROGRAMS, str(CHART / "files" / "programs"), 1) if w.startswith(PROGRAMS + "/") else w
+           for w in words]
+    return [w.replace(f"={AUTOPSY}", f"={tmp}", 1) for w in out] if tmp else out
 
 
 def wrapper(m) -> list[str]:
@@ -206,7 +217,7 @@ def test_should_give_each_job_pod_the_same_rendezvous_id(render):
 
 def test_should_probe_progress_with_heartbeat(render):
     c = render(merge(HEARTBEAT, {"livenessProbe": {"periodSeconds": 17}, "readinessProbe": {"failureThreshold": 9}})).container()
-    assert c["livenessProbe"] == {"exec": {"command": liveness(300)}, "initialDelaySeconds": 5,
+    assert c["livenessProbe"] == {"exec": {"command": liveness(300, period=17)}, "initialDelaySeconds": 5,
                                   "periodSeconds": 17, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5}
     assert c["readinessProbe"] == {"exec": {"command": ["test", "-e", "/tmp/pytorch-heartbeat/ready"]},
                                    "initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 5,
@@ -216,6 +227,25 @@ def test_should_probe_progress_with_heartbeat(render):
 def test_should_take_the_heartbeat_timeout_from_values(render):
     c = render({"heartbeat": {"enabled": True, "timeoutSeconds": 90}}).container()
     assert c["livenessProbe"]["exec"]["command"] == liveness(90)
+
+
+def test_should_give_the_stack_autopsy_the_probes_own_timings(render):
+    c = render(merge(HEARTBEAT, {"livenessProbe": {"periodSeconds": 17, "failureThreshold": 9, "timeoutSeconds": 7}}))
+    assert c.container()["livenessProbe"]["exec"]["command"] == liveness(300, period=17, failures=9, probe_timeout=7)
+
+
+@pytest.mark.parametrize("mount,shared", [("/checkpoints", "/checkpoints/.pytorch-autopsy"),
+                                          ("/mnt/ckpt", "/mnt/ckpt/.pytorch-autopsy")])
+def test_should_share_the_autopsy_reports_on_the_checkpoint_claim(render, mount, shared):
+    c = render(merge(HEARTBEAT, {"checkpoint": {"persistence": {"enabled": True, "mountPath": mount}}})).container()
+    assert c["livenessProbe"]["exec"]["command"] == liveness(300, shared=shared)
+
+
+def test_should_leave_the_stack_autopsy_out_when_stack_dumps_are_off(render):
+    c = render(merge(WITH_ARGS, FT, NO_DUMPS, {"checkpoint": {"persistence": {"enabled": True}}})).container()
+    assert c["command"] == [*supervisor(3), "sh", f"{PROGRAMS}/launch.sh", "--heartbeat", "--",
+                            "python", "/app/train.py", "--epochs", "2"]
+    assert c["livenessProbe"]["exec"]["command"] == liveness(300, autopsy=False)
 
 
 def test_should_let_custom_and_disabled_probes_win_over_heartbeat(render):
@@ -230,7 +260,7 @@ def test_should_fail_liveness_only_on_a_stale_heartbeat(render, tmp_path, age, p
     if age is not None:
         beat.touch()
         os.utime(beat, (time.time() - age, time.time() - age))
-    command = local(render(HEARTBEAT).container()["livenessProbe"]["exec"]["command"])
+    command = local(render(HEARTBEAT).container()["livenessProbe"]["exec"]["command"], tmp_path / "autopsy")
     proc = subprocess.run(command, env={**os.environ, "HEARTBEAT_FILE": str(beat)})
     assert (proc.returncode == 0) is passes
 

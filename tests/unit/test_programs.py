@@ -5,9 +5,14 @@ shellcheck and run here as processes (their options, exit codes and edge cases; 
 supervisor restarts and stops is in test_faulttolerance.py, through the rendered command)."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -18,9 +23,16 @@ from harness.tools import CHART
 
 PROGRAMS = CHART / "files" / "programs"
 SCRIPTS = sorted(PROGRAMS.glob("*.sh"))
+PYTHON_DIR = PROGRAMS / "python"
 FT = {"faultTolerance": {"enabled": True}}
 HEARTBEAT = {"heartbeat": {"enabled": True}}
-VOLUME = {"name": "programs", "configMap": {"name": "rel-pytorch-programs"}}
+# ConfigMap key -> path below files/programs/ ("/" is spelled "." in a key).
+FILES = {str(p.relative_to(PROGRAMS)).replace("/", "."): str(p.relative_to(PROGRAMS))
+         for p in sorted(PROGRAMS.rglob("*")) if p.is_file()}
+VOLUME = {"name": "programs", "configMap": {"name": "rel-pytorch-programs", "items": [
+    {"key": "autopsy.py", "path": "autopsy.py"}, {"key": "launch.sh", "path": "launch.sh"},
+    {"key": "liveness.sh", "path": "liveness.sh"}, {"key": "python.sitecustomize.py", "path": "python/sitecustomize.py"},
+    {"key": "supervisor.sh", "path": "supervisor.sh"}]}}
 MOUNT = {"name": "programs", "mountPath": "/opt/pytorch-chart", "readOnly": True}
 
 
@@ -56,7 +68,7 @@ def test_should_ship_the_programs_in_their_own_configmap_wherever_the_files_come
     files = "code" if "configMap" in values else "rel-pytorch-files"
     assert m.volumes()["files"] == {"name": "files", "configMap": {"name": files}}
     assert m.volumes()["programs"] == VOLUME
-    assert m.get("ConfigMap", "rel-pytorch-programs")["data"] == {p.name: p.read_text() for p in PROGRAMS.iterdir()}
+    assert m.get("ConfigMap", "rel-pytorch-programs")["data"] == {k: (PROGRAMS / v).read_text() for k, v in FILES.items()}
 
 
 # --- render: the checksum that rolls the pods ------------------------------------------------
@@ -95,6 +107,16 @@ def test_should_find_no_shellcheck_finding_in_any_program():
     proc = subprocess.run([shellcheck(), "--shell=sh", "--severity=style", "--external-sources", *SCRIPTS],
                           capture_output=True, text=True)
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
+
+
+def test_should_ship_every_program_in_the_volume_items():
+    """Every file of files/programs/ is an item of the volume (python/ stays a folder: PYTHONPATH)."""
+    assert {i["key"]: i["path"] for i in VOLUME["configMap"]["items"]} == FILES
+
+
+def test_should_compile_the_python_programs():
+    for path in (PROGRAMS / "autopsy.py", PYTHON_DIR / "sitecustomize.py"):
+        compile(path.read_text(), str(path), "exec")
 
 
 def run(program: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -164,3 +186,261 @@ def test_should_pass_liveness_without_a_heartbeat_file_variable():
     env = {k: v for k, v in os.environ.items() if k != "HEARTBEAT_FILE"}
     proc = subprocess.run(["sh", str(PROGRAMS / "liveness.sh"), "--timeout-seconds=1"], env=env)
     assert proc.returncode == 0
+
+
+# --- the stack autopsy: sitecustomize.py, launch.sh --stack-dumps, liveness.sh, autopsy.py ---
+
+SLEEPER = ("import os, sys, threading, time\n"
+           "def hang():\n"
+           "    time.sleep(600)\n"
+           "threading.Thread(target=lambda: time.sleep(600), name='helper', daemon=True).start()\n"
+           "print(os.getpid(), flush=True)\n"
+           "hang()\n")
+
+
+def load_autopsy():
+    spec = importlib.util.spec_from_file_location("autopsy", PROGRAMS / "autopsy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def wait_for(what: str, check, seconds: float = 60.0, state=lambda: ""):
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s: {state()}"
+        time.sleep(0.02)
+    return found
+
+
+@pytest.fixture
+def armed_python(tmp_path):
+    """start(code, **env) -> a python process started through launch.sh --stack-dumps, its
+    stderr in tmp_path/stderr-<n>; every one is killed afterwards."""
+    started = []
+
+    def start(code: str = SLEEPER, **env: str) -> subprocess.Popen:
+        err = open(tmp_path / f"stderr-{len(started)}", "wb")
+        proc = subprocess.Popen(["sh", str(PROGRAMS / "launch.sh"), "--heartbeat", f"--stack-dumps={tmp_path / 'ap'}",
+                                 "--", sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "HEARTBEAT_FILE": str(tmp_path / "alive"), **env})
+        started.append(proc)
+        assert int(proc.stdout.readline()) == proc.pid  # launch.sh exec'd python: the same process
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def test_should_arm_python_to_dump_every_thread_on_sigusr1(armed_python, tmp_path):
+    proc = armed_python(RANK="3", WORLD_SIZE="5")
+    stacks = tmp_path / "ap" / "stacks" / str(proc.pid)
+    assert stacks.read_text() == f"# pytorch-stacks pid={proc.pid} RANK=3 WORLD_SIZE=5 argv=-c\n"
+    proc.send_signal(signal.SIGUSR1)
+    text = wait_for("dump", lambda: "in hang" in stacks.read_text() and stacks.read_text(),
+                    state=lambda: f"exit status {proc.poll()}, dump file {stacks.read_text()!r}")
+    assert proc.poll() is None  # a dump, not a death
+    assert re.search(r'^  File "<string>", line 3 in hang$', text, re.M)
+    assert len(re.findall(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):$", text, re.M)) == 2
+
+
+def test_should_keep_the_users_pythonpath_after_the_programs(tmp_path):
+    proc = run("launch.sh", f"--stack-dumps={tmp_path}", "--", "sh", "-c", 'echo "$PYTHONPATH $PYTORCH_STACK_DUMP_DIR"',
+               env={"PYTHONPATH": "/opt/user:/opt/more"})
+    assert proc.stdout == f"{PYTHON_DIR}:/opt/user:/opt/more {tmp_path}/stacks\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(["sh", str(PROGRAMS / "launch.sh"), f"--stack-dumps={tmp_path}", "--", "sh", "-c",
+                           'echo "$PYTHONPATH"'], capture_output=True, text=True, env=env)
+    assert proc.stdout == f"{PYTHON_DIR}\n"
+
+
+def test_should_remove_the_dumps_of_the_previous_run(tmp_path):
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "12345").write_text("# pytorch-stacks pid=12345 argv=old\n")
+    proc = run("launch.sh", f"--stack-dumps={tmp_path}", "--", "sh", "-c", 'ls -A "$PYTORCH_STACK_DUMP_DIR" | wc -l')
+    assert proc.stdout.strip() == "0"
+
+
+def test_should_import_the_sitecustomize_it_hides(tmp_path):
+    """The image's or the user's own sitecustomize still runs, after the chart's."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIRS'] = 'ran'\n")
+    proc = subprocess.run([sys.executable, "-c", "import os, signal; print(os.environ.get('THEIRS'), "
+                           "signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": f"{PYTHON_DIR}:{theirs}",
+                               "PYTORCH_STACK_DUMP_DIR": str(tmp_path / "stacks")})
+    assert proc.stdout == "ran True\n", proc.stderr  # faulthandler's handler is not a Python-level one
+    assert len(list((tmp_path / "stacks").iterdir())) == 1
+
+
+def test_should_arm_nothing_without_the_dump_folder(tmp_path):
+    code = ("import os, re\n"
+            "mask = re.search(r'SigCgt:\\s*(\\w+)', open('/proc/self/status').read()).group(1)\n"
+            "print(int(mask, 16) >> 9 & 1)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTORCH_STACK_DUMP_DIR"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(PYTHON_DIR)})
+    assert proc.stdout == "0\n", proc.stderr
+
+
+def test_should_give_a_forked_child_a_dump_file_of_its_own(tmp_path):
+    code = ("import os\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "print(os.getpid(), pid)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PYTHON_DIR), "PYTORCH_STACK_DUMP_DIR": str(tmp_path)})
+    parent, child = map(int, proc.stdout.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([str(parent), str(child)])
+    assert (tmp_path / str(child)).read_text().startswith(f"# pytorch-stacks pid={child} ")
+
+
+def stale(path, seconds: float) -> None:
+    path.write_text("41\n")
+    os.utime(path, (time.time() - seconds, time.time() - seconds))
+
+
+def liveness_args(tmp_path, *extra: str) -> list[str]:
+    return [f"--autopsy-dir={tmp_path / 'ap'}", "--period-seconds=1", "--failure-threshold=3",
+            "--probe-timeout-seconds=5", *extra]
+
+
+POD = {"RANK": "0", "WORLD_SIZE": "1", "POD_NAME": "rel-pytorch-0"}
+
+
+def test_should_dump_a_stalled_rank_into_its_own_log_once(armed_python, tmp_path):
+    proc = armed_python(**POD)
+    stale(tmp_path / "alive", 30)
+    first = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path),
+                env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
+    assert first.returncode == 1
+    lines = first.stdout.splitlines()
+    assert re.fullmatch(r"heartbeat stale for 3[01] s \(timeout 20 s\)", lines[0]), lines[0]
+    assert lines[1:] == ["stacks of 1 process(es) written to the log"]
+    log = (tmp_path / "stderr-0").read_text().splitlines()
+    assert re.fullmatch(rf"pytorch-autopsy: rank 0 \(pid {proc.pid}, pod rel-pytorch-0\): heartbeat stale for 3[01] s, "
+                        r"last step 41; stacks of all its threads follow \(-c\)", log[0]), log[0]
+    assert 'pytorch-autopsy: rank 0 |   File "<string>", line 3 in hang' in log
+    assert "pytorch-autopsy: rank 0: its main thread is outside any collective, in hang (<string>:3)" in log
+    # The next failing probe of the same stall: no second dump, the same verdict.
+    again = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path),
+                env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
+    assert again.returncode == 1 and again.stdout.splitlines()[1:] == []
+    assert (tmp_path / "stderr-0").read_text().splitlines() == log
+
+
+def test_should_dump_before_the_collective_timeout_and_still_pass(armed_python, tmp_path):
+    """heartbeat.timeoutSeconds 100, PG_TIMEOUT_SECONDS 30: the ranks waiting in a collective
+    give up after 30 s, so the stacks are taken from 30 - 2 x 1 - 5 = 23 s on; the probe passes."""
+    armed_python(**POD)
+    env = {**POD, "HEARTBEAT_FILE": str(tmp_path / "alive"), "PG_TIMEOUT_SECONDS": "30"}
+    stale(tmp_path / "alive", 20)
+    assert run("liveness.sh", "--timeout-seconds=100", *liveness_args(tmp_path), env=env).stdout == ""
+    stale(tmp_path / "alive", 24)
+    proc = run("liveness.sh", "--timeout-seconds=100", *liveness_args(tmp_path), env=env)
+    assert (proc.returncode, proc.stdout) == (0, "stacks of 1 process(es) written to the log\n")
+
+
+def test_should_dump_nothing_while_the_heartbeat_is_fresh_or_absent(armed_python, tmp_path):
+    armed_python(**POD)
+    for beat in (None, 3):
+        if beat is not None:
+            stale(tmp_path / "alive", beat)
+        proc = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path),
+                   env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
+        assert (proc.returncode, proc.stdout) == (0, "")
+    assert (tmp_path / "stderr-0").read_text() == ""
+
+
+def test_should_dump_when_another_pod_raised_an_alarm(armed_python, tmp_path):
+    """Pod 1 of 2 beats on, pod 0 is stalled and said so on the shared volume: pod 1 dumps too,
+    its report joins pod 0's, and its probe passes."""
+    shared = tmp_path / "shared"
+    (shared / "episodes" / "1000-0").mkdir(parents=True)
+    (shared / "alarm-0").write_text("1000-0\n")
+    (shared / "episodes" / "1000-0" / "pod-0.json").write_text(json.dumps({
+        "pod_rank": 0, "pod": "rel-pytorch-0", "pods": 2, "trigger": "failing", "step": 40, "beat": 900.0,
+        "age": 100.0, "time": 1000.0, "episode": "1000-0", "processes": [
+            {"pid": 7, "rank": 0, "argv": "train.py", "collective": None, "at": "load (/app/train.py:9)",
+             "innermost": "read (/usr/lib/python3.11/socket.py:1)"}]}))
+    pod1 = {"RANK": "1", "WORLD_SIZE": "2", "POD_NAME": "rel-pytorch-1", "HEARTBEAT_FILE": str(tmp_path / "alive")}
+    proc = armed_python(**pod1)
+    stale(tmp_path / "alive", 1)
+    out = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path, f"--shared-dir={shared}"), env=pod1)
+    assert out.returncode == 0
+    assert out.stdout == "stacks of 1 process(es) written to the log\n"
+    assert (tmp_path / "stderr-0").read_text().splitlines()[0] == (
+        f"pytorch-autopsy: rank 1 (pid {proc.pid}, pod rel-pytorch-1): another rank's heartbeat is stale, last step "
+        "41; stacks of all its threads follow (-c)")
+    assert json.loads((shared / "episodes" / "1000-0" / "pod-1.json").read_text())["trigger"] == "peer"
+    # Pod 1's own alarm would come down with a fresh heartbeat; pod 0's stays.
+    assert sorted(p.name for p in shared.glob("alarm-*")) == ["alarm-0"]
+
+
+def test_should_not_signal_a_process_that_does_not_catch_the_signal(tmp_path):
+    """A dump file whose pid now belongs to another process (pid reuse) is left alone."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        stacks = tmp_path / "ap" / "stacks"
+        stacks.mkdir(parents=True)
+        (stacks / str(sleeper.pid)).write_text(f"# pytorch-stacks pid={sleeper.pid} RANK=0 argv=x\n")
+        autopsy = load_autopsy()
+        assert autopsy.armed_processes(stacks) == []
+        stale(tmp_path / "alive", 30)
+        proc = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path),
+                   env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
+        assert proc.returncode == 1 and sleeper.poll() is None
+        assert "no Python process is armed for stack dumps" in proc.stdout
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# --- autopsy.py: reading the dumps ---------------------------------------------------------
+
+DUMP_TEXT = """Thread 0x00007f4a21f3d6c0 (most recent call first):
+  File "/usr/lib/python3.11/threading.py", line 324 in wait
+  File "/usr/lib/python3.11/threading.py", line 1002 in _bootstrap
+
+Current thread 0x00007f4a22a90b80 (most recent call first):
+  File "/usr/lib/python3/dist-packages/torch/distributed/distributed_c10d.py", line 4181 in all_reduce
+  File "/usr/lib/python3/dist-packages/torch/distributed/c10d_logger.py", line 83 in wrapper
+  File "/app/train.py", line 460 in train
+  File "/app/train.py", line 600 in <module>
+"""
+
+
+def test_should_find_the_collective_the_main_thread_waits_in():
+    autopsy = load_autopsy()
+    stacks = autopsy.threads(DUMP_TEXT)
+    assert [len(frames) for frames in stacks] == [2, 4]
+    assert autopsy.place(autopsy.main_thread(stacks)) == {
+        "collective": "all_reduce", "at": "train (train.py:460)", "innermost": "all_reduce (distributed_c10d.py:4181)"}
+
+
+def test_should_count_a_wait_in_backward_as_a_collective():
+    autopsy = load_autopsy()
+    frames = autopsy.threads('Current thread 0x1 (most recent call first):\n'
+                             '  File "/v/site-packages/torch/autograd/graph.py", line 8 in _engine_run_backward\n'
+                             '  File "/app/t.py", line 5 in step\n')
+    assert autopsy.place(autopsy.main_thread(frames))["collective"] == "backward"
+
+
+def test_should_report_a_stopped_process_that_cannot_dump(armed_python, tmp_path):
+    """SIGSTOP: alive, and no signal handler runs; the autopsy waits until its deadline, says so
+    and still fails the probe in time."""
+    proc = armed_python(**POD)
+    proc.send_signal(signal.SIGSTOP)
+    stale(tmp_path / "alive", 30)
+    started = time.monotonic()
+    out = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path)[:-1], "--probe-timeout-seconds=3",
+              env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
+    assert out.returncode == 1 and time.monotonic() - started < 3 + 1
+    assert out.stdout.splitlines()[1:] == ["stacks of 1 process(es) written to the log"]
+    assert (tmp_path / "stderr-0").read_text().splitlines()[1:] == [
+        "pytorch-autopsy: rank 0: did not answer SIGUSR1 (stopped, or stuck in the kernel)"]
