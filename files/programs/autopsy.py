@@ -1,5 +1,5 @@
 """pytorch-autopsy: when a rank stops making progress, write the stacks of every thread of every
-Python process of this pod into that process's log.
+Python process of this pod into that process's log, and name the rank that stopped first.
 
 The chart's liveness probe (liveness.sh) runs it in the PyTorch container, with the container's
 environment, when the pod's HEARTBEAT_FILE is stale (or about to be: see liveness.sh), or, with
@@ -25,8 +25,10 @@ What it does, once per episode (one stall of the group):
   3. A report (this pod's rank, step and heartbeat, each process's place) goes to
      DIR/state and, with --shared-dir, to <shared>/episodes/<episode>/pod-<rank>.json; a pod
      that stalls raises <shared>/alarm-<rank> so that the other pods dump too.
-What it did goes to stdout: the probe's output, which the kubelet puts into the pod's
-"Liveness probe failed" Event.
+  4. Once every pod has reported (or at this pod's last failing probe before the kill), one line
+     names the culprit, in this pod's log and on stdout (the kubelet puts a failing probe's
+     output into the pod's "Liveness probe failed" Event):
+       pytorch-autopsy: culprit: rank 2 stopped first, at step 9 (...); ranks 0, 1, 3 wait in all_reduce (...)
 Exit status 0 (the probe's verdict is liveness.sh's, not this program's); 2 on wrong options.
 """
 from __future__ import annotations
@@ -288,7 +290,7 @@ def episode_of(args, me: dict, beat: dict | None, current: str | None, now: floa
     """The episode this run belongs to, and every live one. With a shared volume: the episode
     this pod is already in while any alarm of it is live, else the oldest live one, else (for a
     stalled pod) a new one named <unix time>-<pod rank>; two pods that stall at the same moment
-    may start two. Without a shared volume: this pod's
+    may start two, which the culprit then reads together. Without a shared volume: this pod's
     stall, named after its last heartbeat."""
     if args.shared_dir is None:
         return (None if beat is None else f"{int(beat['beat'])}-{me['pod_rank']}"), set()
@@ -301,6 +303,43 @@ def episode_of(args, me: dict, beat: dict | None, current: str | None, now: floa
     if args.trigger == "peer":
         return None, live
     return f"{int(now)}-{me['pod_rank']}", live
+
+
+# --------------------------------------------------------------------------- the culprit
+
+def verdict(reports: list[dict], pods: int) -> str:
+    """One line: which rank stopped first and at which step, and where the others are. The
+    culprit is a rank outside any collective (or one that did not answer the signal) while
+    others wait in one (the lowest step, then the oldest heartbeat, then the lowest rank among
+    several); when the stacks set no rank apart, the rank with the lowest step, then the oldest
+    heartbeat."""
+    entries = []
+    for r in reports:
+        procs = [p for p in r["processes"] if p.get("rank") is not None] or \
+                [{"rank": None, "collective": None, "at": None, "innermost": None}]
+        for p in procs:
+            entries.append({**p, "rank": p["rank"] if p["rank"] is not None else r["pod_rank"], "pod": r["pod"],
+                            "step": r.get("step"), "beat": r.get("beat") or 0.0})
+    outside = [e for e in entries if not e["collective"]]
+    apart = bool(outside) and len(outside) < len(entries)
+    first = min(outside if apart else entries,
+                key=lambda e: (e["step"] if e["step"] is not None else float("inf"), e["beat"], e["rank"]))
+    step = first["step"] if first["step"] is not None else "?"
+    text = f"{PREFIX} culprit: rank {first['rank']} (pod {first['pod']}) stopped first, at step {step}: it {describe(first)}"
+    if not apart and len(entries) > 1:
+        text += " (told by the heartbeats: the stacks set no rank apart)"
+    groups: dict[str, list[dict]] = {}
+    for e in entries:
+        if e is not first:
+            groups.setdefault(describe(e), []).append(e)
+    for group in sorted(groups.values(), key=lambda g: min(e["rank"] for e in g)):
+        ranks = sorted(e["rank"] for e in group)
+        text += (f"; {'ranks' if len(ranks) > 1 else 'rank'} {', '.join(map(str, ranks))} "
+                 f"{describe(group[0], plural=len(ranks) > 1)}")
+    missing = sorted(set(range(pods)) - {r["pod_rank"] for r in reports})
+    if missing:
+        text += f"; no report from pod rank{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"
+    return text
 
 
 # --------------------------------------------------------------------------- main
@@ -329,9 +368,11 @@ def run(args: argparse.Namespace) -> str:
     if episode is None:
         return ""
     if state.get("episode") != episode:
-        state = {"episode": episode, "dumped": False}
+        state = {"episode": episode, "dumped": False, "culprit": "", "failing_runs": 0}
     if args.shared_dir is not None and args.trigger != "peer":
         write_text_atomic(args.shared_dir / f"alarm-{me['pod_rank']}", episode + "\n")
+    if args.trigger == "failing":
+        state["failing_runs"] += 1
     summary = []
     age = int(now) - int(beat["beat"]) if beat else None
     if not state["dumped"]:
@@ -343,7 +384,19 @@ def run(args: argparse.Namespace) -> str:
             prune(args.shared_dir / "episodes")
         state["dumped"] = True
         summary.append(f"stacks of {len(report['processes'])} process(es) written to the log")
+    if not state["culprit"]:
+        reports = collect(args, state_dir, {episode} | live)
+        complete = {r["pod_rank"] for r in reports} >= set(range(me["pods"]))
+        last_chance = args.trigger == "failing" and state["failing_runs"] >= args.failure_threshold
+        if reports and (complete or last_chance):
+            state["culprit"] = verdict(reports, me["pods"])
+            processes = armed_processes(args.dir / "stacks")
+            log = Log(processes[0].pid if processes else None, until)
+            log.line(state["culprit"])
+            log.close()
     write_json(state_dir / "current.json", state)
+    if state["culprit"]:
+        summary.append(state["culprit"][len(PREFIX) + 1:])
     return "; ".join(summary)
 
 
@@ -385,6 +438,21 @@ def autopsy(args, me: dict, beat: dict | None, age: float | None, until: float) 
     return {"pod_rank": me["pod_rank"], "pod": me["pod"], "pods": me["pods"], "trigger": args.trigger,
             "step": beat["step"] if beat else None, "beat": beat["beat"] if beat else None,
             "age": age, "time": time.time(), "processes": entries}
+
+
+def collect(args, state_dir: Path, episodes: set[str]) -> list[dict]:
+    """Every pod's report of these episodes, the newest of each pod (this pod's own only, when
+    there is no shared volume)."""
+    if args.shared_dir is None:
+        own = read_json(state_dir / "report.json")
+        return [own] if own and own.get("episode") in episodes else []
+    newest: dict[int, dict] = {}
+    for episode in episodes:
+        for path in (args.shared_dir / "episodes" / episode).glob("pod-*.json"):
+            r = read_json(path)
+            if r and (r["pod_rank"] not in newest or r["time"] > newest[r["pod_rank"]]["time"]):
+                newest[r["pod_rank"]] = r
+    return [newest[k] for k in sorted(newest)]
 
 
 def prune(episodes: Path) -> None:

@@ -190,11 +190,12 @@ def test_should_pass_liveness_without_a_heartbeat_file_variable():
 
 # --- the stack autopsy: sitecustomize.py, launch.sh --stack-dumps, liveness.sh, autopsy.py ---
 
+# Prints its pid from inside hang(), so that once the pid is read the main thread is in hang().
 SLEEPER = ("import os, sys, threading, time\n"
            "def hang():\n"
+           "    print(os.getpid(), flush=True)\n"
            "    time.sleep(600)\n"
            "threading.Thread(target=lambda: time.sleep(600), name='helper', daemon=True).start()\n"
-           "print(os.getpid(), flush=True)\n"
            "hang()\n")
 
 
@@ -242,7 +243,7 @@ def test_should_arm_python_to_dump_every_thread_on_sigusr1(armed_python, tmp_pat
     text = wait_for("dump", lambda: "in hang" in stacks.read_text() and stacks.read_text(),
                     state=lambda: f"exit status {proc.poll()}, dump file {stacks.read_text()!r}")
     assert proc.poll() is None  # a dump, not a death
-    assert re.search(r'^  File "<string>", line 3 in hang$', text, re.M)
+    assert re.search(r'^  File "<string>", line [34] in hang$', text, re.M)
     assert len(re.findall(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):$", text, re.M)) == 2
 
 
@@ -321,16 +322,18 @@ def test_should_dump_a_stalled_rank_into_its_own_log_once(armed_python, tmp_path
     assert first.returncode == 1
     lines = first.stdout.splitlines()
     assert re.fullmatch(r"heartbeat stale for 3[01] s \(timeout 20 s\)", lines[0]), lines[0]
-    assert lines[1:] == ["stacks of 1 process(es) written to the log"]
+    assert lines[1:] == ["stacks of 1 process(es) written to the log; culprit: rank 0 (pod rel-pytorch-0) "
+                         "stopped first, at step 41: it is outside any collective, in hang (<string>:4)"]
     log = (tmp_path / "stderr-0").read_text().splitlines()
     assert re.fullmatch(rf"pytorch-autopsy: rank 0 \(pid {proc.pid}, pod rel-pytorch-0\): heartbeat stale for 3[01] s, "
                         r"last step 41; stacks of all its threads follow \(-c\)", log[0]), log[0]
-    assert 'pytorch-autopsy: rank 0 |   File "<string>", line 3 in hang' in log
-    assert "pytorch-autopsy: rank 0: its main thread is outside any collective, in hang (<string>:3)" in log
+    assert 'pytorch-autopsy: rank 0 |   File "<string>", line 4 in hang' in log
+    assert "pytorch-autopsy: rank 0: its main thread is outside any collective, in hang (<string>:4)" in log
+    assert log[-1] == "pytorch-autopsy: " + lines[1].split("; ", 1)[1]
     # The next failing probe of the same stall: no second dump, the same verdict.
     again = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path),
                 env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
-    assert again.returncode == 1 and again.stdout.splitlines()[1:] == []
+    assert again.returncode == 1 and again.stdout.splitlines()[1] == lines[1].split("; ", 1)[1]
     assert (tmp_path / "stderr-0").read_text().splitlines() == log
 
 
@@ -343,7 +346,7 @@ def test_should_dump_before_the_collective_timeout_and_still_pass(armed_python, 
     assert run("liveness.sh", "--timeout-seconds=100", *liveness_args(tmp_path), env=env).stdout == ""
     stale(tmp_path / "alive", 24)
     proc = run("liveness.sh", "--timeout-seconds=100", *liveness_args(tmp_path), env=env)
-    assert (proc.returncode, proc.stdout) == (0, "stacks of 1 process(es) written to the log\n")
+    assert proc.returncode == 0 and proc.stdout.startswith("stacks of 1 process(es) written to the log; culprit: ")
 
 
 def test_should_dump_nothing_while_the_heartbeat_is_fresh_or_absent(armed_python, tmp_path):
@@ -359,7 +362,7 @@ def test_should_dump_nothing_while_the_heartbeat_is_fresh_or_absent(armed_python
 
 def test_should_dump_when_another_pod_raised_an_alarm(armed_python, tmp_path):
     """Pod 1 of 2 beats on, pod 0 is stalled and said so on the shared volume: pod 1 dumps too,
-    its report joins pod 0's, and its probe passes."""
+    its probe passes, and the verdict names pod 0's rank."""
     shared = tmp_path / "shared"
     (shared / "episodes" / "1000-0").mkdir(parents=True)
     (shared / "alarm-0").write_text("1000-0\n")
@@ -373,7 +376,10 @@ def test_should_dump_when_another_pod_raised_an_alarm(armed_python, tmp_path):
     stale(tmp_path / "alive", 1)
     out = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path, f"--shared-dir={shared}"), env=pod1)
     assert out.returncode == 0
-    assert out.stdout == "stacks of 1 process(es) written to the log\n"
+    assert out.stdout == ("stacks of 1 process(es) written to the log; culprit: rank 0 (pod rel-pytorch-0) stopped "
+                          "first, at step 40: it is outside any collective, in read (/usr/lib/python3.11/socket.py:1) "
+                          "(told by the heartbeats: the stacks set no rank apart); rank 1 is outside any collective, "
+                          "in hang (<string>:4)\n")
     assert (tmp_path / "stderr-0").read_text().splitlines()[0] == (
         f"pytorch-autopsy: rank 1 (pid {proc.pid}, pod rel-pytorch-1): another rank's heartbeat is stale, last step "
         "41; stacks of all its threads follow (-c)")
@@ -401,7 +407,7 @@ def test_should_not_signal_a_process_that_does_not_catch_the_signal(tmp_path):
         sleeper.wait()
 
 
-# --- autopsy.py: reading the dumps ---------------------------------------------------------
+# --- autopsy.py: reading the dumps and naming the culprit ---------------------------------
 
 DUMP_TEXT = """Thread 0x00007f4a21f3d6c0 (most recent call first):
   File "/usr/lib/python3.11/threading.py", line 324 in wait
@@ -431,6 +437,41 @@ def test_should_count_a_wait_in_backward_as_a_collective():
     assert autopsy.place(autopsy.main_thread(frames))["collective"] == "backward"
 
 
+def report(pod_rank: int, step: int | None, beat: float, *procs: tuple) -> dict:
+    return {"pod_rank": pod_rank, "pod": f"p-{pod_rank}", "step": step, "beat": beat,
+            "processes": [{"rank": r, "collective": c, "at": a, "innermost": f"inner{r}"} for r, c, a in procs]}
+
+
+def test_should_name_the_rank_outside_the_collective_the_others_wait_in():
+    autopsy = load_autopsy()
+    reports = [report(0, 9, 100.0, (0, "all_reduce", "train (t.py:5)")),
+               report(1, 9, 101.0, (1, None, "load (t.py:2)")),
+               report(2, 9, 99.0, (2, "all_reduce", "train (t.py:5)"))]
+    assert autopsy.verdict(reports, 3) == ("pytorch-autopsy: culprit: rank 1 (pod p-1) stopped first, at step 9: it "
+                                          "is outside any collective, in inner1; ranks 0, 2 wait in all_reduce, "
+                                          "called from train (t.py:5)")
+
+
+def test_should_fall_back_on_the_heartbeats_when_the_stacks_set_no_rank_apart():
+    autopsy = load_autopsy()
+    reports = [report(0, 12, 50.0, (0, "all_reduce", "a (t.py:1)"), (1, "all_reduce", "a (t.py:1)")),
+               report(1, 11, 70.0, (2, "barrier", "b (t.py:2)"), (3, "barrier", "b (t.py:2)"))]
+    assert autopsy.verdict(reports, 3) == (
+        "pytorch-autopsy: culprit: rank 2 (pod p-1) stopped first, at step 11: it waits in barrier, called from "
+        "b (t.py:2) (told by the heartbeats: the stacks set no rank apart); ranks 0, 1 wait in all_reduce, called "
+        "from a (t.py:1); rank 3 waits in barrier, called from b (t.py:2); no report from pod rank 2")
+
+
+def test_should_name_a_rank_that_does_not_answer_while_the_others_wait():
+    autopsy = load_autopsy()
+    reports = [report(0, 30, 100.0, (0, "all_reduce", "train (t.py:5)")),
+               {**report(1, 30, 100.5), "processes": [{"rank": 1, "collective": None, "at": None, "innermost": None,
+                                                       "answered": False}]}]
+    assert autopsy.verdict(reports, 2) == ("pytorch-autopsy: culprit: rank 1 (pod p-1) stopped first, at step 30: it "
+                                          "did not answer SIGUSR1 (stopped, or stuck in the kernel); rank 0 waits in "
+                                          "all_reduce, called from train (t.py:5)")
+
+
 def test_should_report_a_stopped_process_that_cannot_dump(armed_python, tmp_path):
     """SIGSTOP: alive, and no signal handler runs; the autopsy waits until its deadline, says so
     and still fails the probe in time."""
@@ -441,6 +482,10 @@ def test_should_report_a_stopped_process_that_cannot_dump(armed_python, tmp_path
     out = run("liveness.sh", "--timeout-seconds=20", *liveness_args(tmp_path)[:-1], "--probe-timeout-seconds=3",
               env={**POD, "HEARTBEAT_FILE": str(tmp_path / "alive")})
     assert out.returncode == 1 and time.monotonic() - started < 3 + 1
-    assert out.stdout.splitlines()[1:] == ["stacks of 1 process(es) written to the log"]
+    assert out.stdout.splitlines()[1] == ("stacks of 1 process(es) written to the log; culprit: rank 0 (pod "
+                                          "rel-pytorch-0) stopped first, at step 41: it did not answer SIGUSR1 "
+                                          "(stopped, or stuck in the kernel)")
     assert (tmp_path / "stderr-0").read_text().splitlines()[1:] == [
-        "pytorch-autopsy: rank 0: did not answer SIGUSR1 (stopped, or stuck in the kernel)"]
+        "pytorch-autopsy: rank 0: did not answer SIGUSR1 (stopped, or stuck in the kernel)",
+        "pytorch-autopsy: culprit: rank 0 (pod rel-pytorch-0) stopped first, at step 41: it did not answer SIGUSR1 "
+        "(stopped, or stuck in the kernel)"]
