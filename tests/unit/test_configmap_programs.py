@@ -7,9 +7,10 @@ import pytest
 from harness.presets import CODE, TORCHRUN, merge
 from harness.tools import CHART
 
-# Every file below files/programs/, under its path with "/" spelled "." (ConfigMap keys hold no "/").
+# Every file below files/programs/, under its path with "/" spelled "." (ConfigMap keys hold no "/");
+# .helmignore keeps Python's byte code out of the chart.
 PROGRAMS = {str(p.relative_to(CHART / "files" / "programs")).replace("/", "."): p.read_text()
-            for p in (CHART / "files" / "programs").rglob("*") if p.is_file()}
+            for p in (CHART / "files" / "programs").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 LABELS = {"app.kubernetes.io/name": "pytorch", "app.kubernetes.io/instance": "rel", "helm.sh/chart": "pytorch-1.1.0",
           "app.kubernetes.io/version": "2.8.0", "app.kubernetes.io/managed-by": "Helm",
           "app.kubernetes.io/part-of": "pytorch"}

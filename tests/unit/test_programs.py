@@ -26,9 +26,10 @@ SCRIPTS = sorted(PROGRAMS.glob("*.sh"))
 PYTHON_DIR = PROGRAMS / "python"
 FT = {"faultTolerance": {"enabled": True}}
 HEARTBEAT = {"heartbeat": {"enabled": True}}
-# ConfigMap key -> path below files/programs/ ("/" is spelled "." in a key).
+# ConfigMap key -> path below files/programs/ ("/" is spelled "." in a key); .helmignore keeps
+# Python's byte code out of the chart.
 FILES = {str(p.relative_to(PROGRAMS)).replace("/", "."): str(p.relative_to(PROGRAMS))
-         for p in sorted(PROGRAMS.rglob("*")) if p.is_file()}
+         for p in sorted(PROGRAMS.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 VOLUME = {"name": "programs", "configMap": {"name": "rel-pytorch-programs", "items": [
     {"key": "autopsy.py", "path": "autopsy.py"}, {"key": "launch.sh", "path": "launch.sh"},
     {"key": "liveness.sh", "path": "liveness.sh"}, {"key": "python.sitecustomize.py", "path": "python/sitecustomize.py"},
