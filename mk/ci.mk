@@ -12,3 +12,10 @@ workflow-lint: ci-tools ## actionlint with shellcheck on every workflow in .gith
 
 # The distribution suite checks the workflows with actionlint (tests/dist/test_workflows.py).
 dist-test: ci-tools
+
+# The render suite lints the chart's in-pod programs (files/programs/*.sh) with shellcheck.
+.PHONY: shellcheck
+shellcheck: ## Install Debian's shellcheck when missing (tests/unit/test_programs.py lints files/programs/ with it)
+	@hack/ci/tools.sh shellcheck
+
+unit: shellcheck

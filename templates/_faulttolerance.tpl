@@ -1,72 +1,33 @@
 {{/*
-pytorch.faultTolerance.wrapper: the `sh -c` words put in front of the launch command (python
-<file> ... or torchrun ...), as a YAML list; empty when the launch runs as it is.
-- launcher=python with faultTolerance.enabled: the group-restart supervisor
-  (pytorch.faultTolerance.supervisor), $0 = pytorch-supervisor.
-- otherwise with heartbeat.enabled: remove the heartbeat files a previous container left in the
-  /tmp emptyDir (they would fail the new container's probes), then exec the launch.
+pytorch.faultTolerance.wrapper: the words put in front of the launch command (python <file> ...
+or torchrun ...), as a YAML list; empty when the launch runs as it is. The programs are the
+chart's (files/programs/, see _programs.tpl):
+- launcher=python with faultTolerance.enabled: `sh supervisor.sh --max-restarts=N
+  [--non-retriable-exit-codes=C,...] --`, which restarts the launch as a group;
+- heartbeat.enabled: `sh launch.sh --heartbeat [--stack-dumps=<autopsy dir>] --` (after the
+  supervisor's words, so that every attempt starts through it): removes the heartbeat files a
+  previous container or attempt left in the /tmp emptyDir (they would fail the new run's
+  probes), with heartbeat.stackDumps arms every Python process of the launch for the stack
+  autopsy (pytorch.faultTolerance.autopsyDir), then execs the launch.
 Usage: {{ $wrapper := include "pytorch.faultTolerance.wrapper" . | fromYamlArray }}
 */}}
 {{- define "pytorch.faultTolerance.wrapper" -}}
+{{- $words := list -}}
 {{- if and .Values.faultTolerance.enabled (eq .Values.launcher "python") -}}
-{{- toYaml (list "sh" "-c" (include "pytorch.faultTolerance.supervisor" .) "pytorch-supervisor") -}}
-{{- else if .Values.heartbeat.enabled -}}
-{{- toYaml (list "sh" "-c" "rm -f \"$HEARTBEAT_FILE\" \"$READY_FILE\"; exec \"$@\"" "pytorch") -}}
+{{- $words = list "sh" (include "pytorch.programs.path" (dict "name" "supervisor.sh" "context" .)) (printf "--max-restarts=%d" (int .Values.faultTolerance.maxRestarts)) -}}
+{{- with include "pytorch.faultTolerance.exitCodes" . | fromYamlArray -}}
+{{- $words = append $words (printf "--non-retriable-exit-codes=%s" (join "," .)) -}}
 {{- end -}}
+{{- $words = append $words "--" -}}
 {{- end -}}
-
-{{/*
-pytorch.faultTolerance.supervisor: the POSIX sh script that runs its arguments ("$@") and
-restarts them as a group: attempt n gets GROUP_RESTART_COUNT=n and MAX_RESTARTS; exit 0 ends it,
-and so does an abort (134, SIGABRT) after the attempt wrote SUCCESS_FILE (a teardown crash after
-the work was done; the file is removed before every attempt), an exit code in
-faultTolerance.nonRetriableExitCodes ends it with that code, any other code restarts it while
-faultTolerance.maxRestarts allows. TERM or INT stops the attempt with TERM
-(a background job of a non-interactive sh starts with INT ignored, so INT itself could not stop
-it) and exits with its status, never restarting. The text holds no `$$` and no `$(NAME)` that
-Kubernetes would expand in a command.
-Usage: {{ include "pytorch.faultTolerance.supervisor" . }}
-*/}}
-{{- define "pytorch.faultTolerance.supervisor" -}}
-{{- $codes := include "pytorch.faultTolerance.exitCodes" . | fromYamlArray -}}
-max={{ int .Values.faultTolerance.maxRestarts }}
-n=0
-child=
-sig=
-trap 'sig=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
-trap 'sig=INT; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' INT
-while :; do
-  export GROUP_RESTART_COUNT="$n" MAX_RESTARTS="$max"
-  {{- if .Values.heartbeat.enabled }}
-  rm -f "$HEARTBEAT_FILE" "$READY_FILE"
-  {{- end }}
-  rm -f "$SUCCESS_FILE"
-  "$@" &
-  child=$!
-  [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null
-  wait "$child"
-  rc=$?
-  while [ -n "$sig" ] && kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
-  child=
-  [ -z "$sig" ] || exit "$rc"
-  [ "$rc" -ne 0 ] || exit 0
-  if [ "$rc" -eq 134 ] && [ -e "$SUCCESS_FILE" ]; then
-    echo "pytorch-supervisor: attempt $n exited 134 (SIGABRT) after writing SUCCESS_FILE; counted as success" >&2
-    exit 0
-  fi
-  {{- if $codes }}
-  case " {{ join " " $codes }} " in *" $rc "*)
-    echo "pytorch-supervisor: attempt $n exited $rc; not retriable" >&2
-    exit "$rc";;
-  esac
-  {{- end }}
-  if [ "$n" -ge "$max" ]; then
-    echo "pytorch-supervisor: attempt $n exited $rc; no restarts left" >&2
-    exit "$rc"
-  fi
-  echo "pytorch-supervisor: attempt $n exited $rc; restart $((n + 1))/$max" >&2
-  n=$((n + 1))
-done
+{{- if .Values.heartbeat.enabled -}}
+{{- $words = concat $words (list "sh" (include "pytorch.programs.path" (dict "name" "launch.sh" "context" .)) "--heartbeat") -}}
+{{- if .Values.heartbeat.stackDumps -}}
+{{- $words = append $words (printf "--stack-dumps=%s" (include "pytorch.faultTolerance.autopsyDir" .)) -}}
+{{- end -}}
+{{- $words = append $words "--" -}}
+{{- end -}}
+{{- if $words }}{{ toYaml $words }}{{ end -}}
 {{- end -}}
 
 {{/*
@@ -165,19 +126,55 @@ Usage: {{ include "pytorch.faultTolerance.env" . }}
 {{- end -}}
 
 {{/*
-pytorch.faultTolerance.probe: the heartbeat exec probe for `name` (livenessProbe: HEARTBEAT_FILE
-absent or younger than heartbeat.timeoutSeconds; readinessProbe: READY_FILE exists), the
-`exec:` block only. Exec probes are not $(NAME)-expanded; they see the container's environment.
+pytorch.faultTolerance.probe: the heartbeat exec probe for `name` (livenessProbe: the chart's
+liveness.sh, which passes while HEARTBEAT_FILE is absent or younger than
+heartbeat.timeoutSeconds, and with heartbeat.stackDumps runs the stack autopsy, told the
+probe's own period, failure threshold and timeout, and the checkpoint claim's folder for the
+ranks' reports when every rank mounts it; readinessProbe: READY_FILE exists), the `exec:`
+block only. Exec probes are not $(NAME)-expanded; they see the container's environment.
 Usage: {{ include "pytorch.faultTolerance.probe" (dict "name" "livenessProbe" "context" $) }}
 */}}
 {{- define "pytorch.faultTolerance.probe" -}}
+{{- $ := .context -}}
 {{- $command := list "test" "-e" "/tmp/pytorch-heartbeat/ready" -}}
 {{- if eq .name "livenessProbe" -}}
-{{- $command = list "sh" "-c" (printf "[ ! -e \"$HEARTBEAT_FILE\" ] || [ $(( $(date +%%s) - $(stat -c %%Y \"$HEARTBEAT_FILE\") )) -lt %d ]" (int .context.Values.heartbeat.timeoutSeconds)) -}}
+{{- $command = list "sh" (include "pytorch.programs.path" (dict "name" "liveness.sh" "context" $)) (printf "--timeout-seconds=%d" (int $.Values.heartbeat.timeoutSeconds)) -}}
+{{- if $.Values.heartbeat.stackDumps -}}
+{{- $probe := $.Values.livenessProbe -}}
+{{- $command = append $command (printf "--autopsy-dir=%s" (include "pytorch.faultTolerance.autopsyDir" $)) -}}
+{{- with include "pytorch.faultTolerance.sharedAutopsyDir" $ -}}
+{{- $command = append $command (printf "--shared-dir=%s" .) -}}
+{{- end -}}
+{{- $command = concat $command (list (printf "--period-seconds=%d" (int (default 10 $probe.periodSeconds)))
+    (printf "--failure-threshold=%d" (int (default 3 $probe.failureThreshold)))
+    (printf "--probe-timeout-seconds=%d" (int (default 1 $probe.timeoutSeconds)))) -}}
+{{- end -}}
 {{- end -}}
 exec:
   command:
     {{- toYaml $command | nindent 4 }}
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.autopsyDir: the stack autopsy's folder in the /tmp emptyDir: stacks/
+(one dump file per armed process, emptied by launch.sh before every run) and state/ (what this
+pod has dumped and reported, kept across container restarts).
+Usage: {{ include "pytorch.faultTolerance.autopsyDir" . }}
+*/}}
+{{- define "pytorch.faultTolerance.autopsyDir" -}}
+/tmp/pytorch-autopsy
+{{- end -}}
+
+{{/*
+pytorch.faultTolerance.sharedAutopsyDir: the folder on the checkpoint claim, which every rank
+mounts, where the stack autopsy keeps each pod's report and alarm: <mountPath>/.pytorch-autopsy
+with checkpoint.persistence.enabled, else empty (each pod then knows only itself).
+Usage: {{ include "pytorch.faultTolerance.sharedAutopsyDir" . }}
+*/}}
+{{- define "pytorch.faultTolerance.sharedAutopsyDir" -}}
+{{- if .Values.checkpoint.persistence.enabled -}}
+{{- printf "%s/.pytorch-autopsy" .Values.checkpoint.persistence.mountPath -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

@@ -20,6 +20,9 @@ metadata:
   {{- if eq (include "pytorch.filesSource" $) "chart" }}
   {{- $_ := set $annotations "checksum/files" (include (print $.Template.BasePath "/configmap.yaml") $ | sha256sum) }}
   {{- end }}
+  {{- if include "pytorch.programs.enabled" $ }}
+  {{- $_ := set $annotations "checksum/programs" (include "pytorch.programs.data" $ | sha256sum) }}
+  {{- end }}
   {{- $annotations = merge $annotations (include "pytorch.kueue.podAnnotations" $ | fromYaml) (include "pytorch.gang.podAnnotations" $ | fromYaml) }}
   {{- with include "pytorch.annotations" (dict "extra" (merge $annotations ($.Values.podAnnotations | default (dict))) "context" $) | trim }}{{ . | nindent 2 }}{{ end }}
 spec:

@@ -42,6 +42,13 @@ Usage: {{ include "pytorch.volumes" (dict "perRankClaims" false "context" $) }}
   persistentVolumeClaim:
     claimName: {{ include "pytorch.checkpoint.claimName" $ }}
 {{- end }}
+{{- if include "pytorch.programs.enabled" $ }}
+- name: programs
+  configMap:
+    name: {{ include "pytorch.programs.configMapName" $ | quote }}
+    items:
+      {{- include "pytorch.programs.items" $ | nindent 6 }}
+{{- end }}
 {{- with $.Values.extraVolumes }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}
 {{- end }}
@@ -70,6 +77,11 @@ Usage: {{ include "pytorch.volumeMounts" . }}
 {{- if .Values.checkpoint.persistence.enabled }}
 - name: checkpoints
   mountPath: {{ .Values.checkpoint.persistence.mountPath }}
+{{- end }}
+{{- if include "pytorch.programs.enabled" . }}
+- name: programs
+  mountPath: {{ include "pytorch.programs.mountPath" . }}
+  readOnly: true
 {{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ include "pytorch.tplvalues.render" (dict "value" . "context" $) }}

@@ -15,7 +15,8 @@ Checkpoint: rank 0 writes ddp_train.pt under $CHECKPOINT_DIR (default /data) whe
 
 Fault tolerance (the chart's contract, README "Fault tolerance"; docs/fault-tolerance.md):
 - PG_TIMEOUT_SECONDS: the process-group timeout (rendezvous and every collective).
-- HEARTBEAT_FILE: touched after every step (the liveness probe's "still making progress");
+- HEARTBEAT_FILE: rewritten after every step with the step's number (the liveness probe's "still
+  making progress"; the chart's stack autopsy names the step);
   READY_FILE: created once this rank has joined the process group, removed on exit.
 - CHECKPOINT_EVERY=K: every rank saves its shard of a torch.distributed.checkpoint under
   $CHECKPOINT_DIR/ddp_train/step-<N> every K steps and when any rank gets SIGTERM; a new
@@ -195,10 +196,14 @@ class Beacon:
         if self.heartbeat and os.path.exists(self.heartbeat):
             os.remove(self.heartbeat)  # a previous process's beat says nothing about this one
 
-    def beat(self) -> None:
+    def beat(self, step: int) -> None:
+        """A fresh HEARTBEAT_FILE that holds the last step done (the stack autopsy reports it);
+        written aside and renamed, so a probe never reads half of it."""
         if self.heartbeat:
-            with open(self.heartbeat, "a"):
-                os.utime(self.heartbeat)
+            tmp = f"{self.heartbeat}.{os.getpid()}"
+            with open(tmp, "w") as f:
+                f.write(f"{step}\n")
+            os.replace(tmp, self.heartbeat)
 
     def joined(self) -> None:
         if self.ready:
@@ -473,7 +478,7 @@ def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank
     loss_value = float("nan")
     steps = start
     t_train = time.time()
-    beacon.beat()
+    beacon.beat(start)
     for step in range(start, total):
         x, y = batch(args, rank, step, w_true)
         x, y = x.to(device), y.to(device)
@@ -482,7 +487,7 @@ def train(args, log, beacon, stop, rank, world_size, backend, device, local_rank
         loss.backward()
         opt.step()
         steps = step + 1
-        beacon.beat()
+        beacon.beat(steps)
         if metrics:
             metrics.update(steps, loss.item())
         if args.step_seconds > 0:

@@ -47,7 +47,7 @@ def world_dir():
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print the rendezvous figures the runtime tests recorded (record_property "podsim")."""
-    rows, faults = [], []
+    rows, faults, autopsies = [], [], []
     for reports in terminalreporter.stats.values():
         for rep in reports:
             if getattr(rep, "when", None) != "call":
@@ -57,9 +57,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                     rows.append((rep.nodeid.split("::")[-1], value))
                 elif key == "faults":
                     faults.append((rep.nodeid.split("::")[-1], value))
+                elif key == "autopsy":
+                    autopsies.append((rep.nodeid.split("::")[-1], value))
     if faults:
         terminalreporter.section("runtime: ranks killed or hung (test_fault_tolerance.py)")
         for name, v in sorted(faults):
+            terminalreporter.write_line(f"{name}: {v}")
+    if autopsies:
+        terminalreporter.section("runtime: stack autopsy (test_autopsy.py)")
+        for name, v in sorted(autopsies):
             terminalreporter.write_line(f"{name}: {v}")
     if not rows:
         return

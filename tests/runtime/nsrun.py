@@ -15,7 +15,10 @@ the stragglers' process groups and SIGKILL after `grace_s`.
 
 What the kubelet does after start-up, when the spec asks for it (see podsim.run):
   - a pod's "liveness" (exec argv, initial delay, period, timeout, failure threshold) runs as
-    the kubelet runs an exec probe, in the pod's namespaces and env; after `failure_threshold`
+    the kubelet runs an exec probe, in the pod's namespaces and env, beside the other pods'
+    probes (one slow probe holds back no other pod; past its timeout it is killed and fails);
+    each failure is an event
+    "unhealthy: <the probe's output>" (the kubelet's Unhealthy Event); after `failure_threshold`
     failures in a row the pod's processes get SIGTERM, then SIGKILL after `grace_s`;
   - a pod that exits non-zero or is killed by its probe starts again after `restart_delay_s`
     (restartPolicy Always, or the Job controller's replacement pod of the same index) while
@@ -23,7 +26,7 @@ What the kubelet does after start-up, when the spec asks for it (see podsim.run)
 Each such step is an event {"t", "pod", "what"} in the result.
 
 Standard library only; writes RESULT.json: {"launched", "interfaces", "events", "pods": [{"name",
-"rc", "killed", "start", "end", "restarts"}]}.
+"rc", "killed", "start", "end", "restarts", "probes" (liveness probe runs)}]}.
 """
 from __future__ import annotations
 
@@ -90,6 +93,8 @@ class PodProc:
         self.start = self.end = self.next_start = None
         self.killed = False
         self.probe_failures = 0
+        self.probes = 0
+        self.probing = None  # (the running probe's process, when it started)
         self.next_probe = 0.0
 
     def event(self, what: str) -> None:
@@ -102,6 +107,14 @@ class PodProc:
         now = time.time()
         self.start = self.start or now
         self.next_start, self.probe_failures = None, 0
+        if self.probing is not None:  # a probe of the previous process: its verdict is void
+            try:
+                os.killpg(self.probing[0].pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.probing[0].wait()
+            self.probing[0].stdout.close()
+            self.probing = None
         probe = self.pod.get("liveness")
         self.next_probe = now + (probe["initial_delay_s"] if probe else 0)
 
@@ -119,16 +132,40 @@ class PodProc:
                 return
 
     def probe(self, now: float, grace: float) -> None:
+        """Start the liveness probe when it is due, or judge the one that is running. Probes run
+        beside everything else, as the kubelet runs each in its own goroutine: a slow probe of
+        one pod holds back no other pod. A probe past its timeout is killed (its process group)
+        and counts as a failure."""
         spec = self.pod.get("liveness")
-        if not spec or self.proc.poll() is not None or now < self.next_probe:
+        if not spec:
             return
-        self.next_probe = now + spec["period_s"]
-        try:
-            ok = subprocess.run(spec["argv"], env=self.pod["env"], cwd=self.pod["cwd"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec(self.pod),
-                                timeout=spec["timeout_s"]).returncode == 0
-        except subprocess.TimeoutExpired:
-            ok = False
+        if self.probing is None:
+            if self.proc.poll() is not None or now < self.next_probe:
+                return
+            self.next_probe = now + spec["period_s"]
+            self.probes += 1
+            self.probing = (subprocess.Popen(spec["argv"], env=self.pod["env"], cwd=self.pod["cwd"],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                             start_new_session=True, preexec_fn=preexec(self.pod)), now)
+            return
+        probe, started = self.probing
+        if probe.poll() is None and now - started < spec["timeout_s"]:
+            return
+        if probe.poll() is None:
+            try:
+                os.killpg(probe.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            probe.wait()
+            ok, output = False, f"timed out after {spec['timeout_s']} s"
+        else:
+            ok, output = probe.returncode == 0, probe.stdout.read().decode(errors="replace").strip()
+        probe.stdout.close()
+        self.probing = None
+        if self.proc.poll() is not None:
+            return  # the pod ended while its probe ran
+        if not ok:  # the kubelet's "Unhealthy" Event: "Liveness probe failed: <output>"
+            self.event(f"unhealthy: {output}")
         self.probe_failures = 0 if ok else self.probe_failures + 1
         if self.probe_failures >= spec["failure_threshold"]:
             self.event(f"liveness probe failed {self.probe_failures} times: killed")
@@ -166,7 +203,9 @@ def main(spec_path: str, result_path: str) -> int:
         raise SystemExit(f"the world's network namespace has more than loopback: {interfaces}")
     launched = time.time()
     events: list = []
-    pods = [PodProc(pod, open(pod["log"], "wb"), events) for pod in spec["pods"]]
+    # Appending, as a container's log is a pipe: a line that another process writes into a pod's
+    # log (/proc/<pid>/fd/2, as the chart's stack autopsy does) lands at the end, never over one.
+    pods = [PodProc(pod, open(pod["log"], "ab"), events) for pod in spec["pods"]]
     for p in pods:
         p.launch()
     deadline = launched + spec["deadline_s"]
@@ -198,7 +237,7 @@ def main(spec_path: str, result_path: str) -> int:
         p.log.close()
     result = {"launched": launched, "interfaces": interfaces, "events": events,
               "pods": [{"name": p.pod["name"], "rc": p.proc.returncode, "killed": p.killed, "start": p.start,
-                        "end": p.end, "restarts": p.restarts} for p in pods]}
+                        "end": p.end, "restarts": p.restarts, "probes": p.probes} for p in pods]}
     with open(result_path, "w") as f:
         json.dump(result, f, indent=1)
     return 0

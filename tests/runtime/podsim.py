@@ -410,6 +410,7 @@ class PodRun:
     start: float = 0.0
     end: float = 0.0
     restarts: int = 0
+    probes: int = 0          # liveness probe runs (run(probes=True))
 
     @property
     def output(self) -> str:
@@ -524,6 +525,7 @@ def run(world: World, venv_bin: Path | None = None, deadline: float = 180.0, fai
     result = json.loads(result_file.read_text())
     for r, res in zip(runs, result["pods"]):
         r.rc, r.killed, r.start, r.end, r.restarts = res["rc"], res["killed"], res["start"], res["end"], res["restarts"]
+        r.probes = res.get("probes", 0)
     return WorldRun(world, runs, root, result["launched"], wall, result["interfaces"], records, notes,
                     result["events"])
 

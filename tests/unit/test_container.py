@@ -200,7 +200,9 @@ def test_should_keep_the_default_startup_probe_with_heartbeat(render):
     """The heartbeat probes watch a running script; the startup probe waits only for the container."""
     c = render(merge(STARTUP, {"heartbeat": {"enabled": True}})).container()
     assert "find_spec('torch')" in c["startupProbe"]["exec"]["command"][2]
-    assert "HEARTBEAT_FILE" in c["livenessProbe"]["exec"]["command"][2]
+    assert c["livenessProbe"]["exec"]["command"] == [
+        "sh", "/opt/pytorch-chart/liveness.sh", "--timeout-seconds=300", "--autopsy-dir=/tmp/pytorch-autopsy",
+        "--period-seconds=5", "--failure-threshold=5", "--probe-timeout-seconds=5"]
 
 
 def test_should_replace_the_startup_probe_with_the_custom_one(render):

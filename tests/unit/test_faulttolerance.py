@@ -1,6 +1,8 @@
 """templates/_faulttolerance.tpl: group restart (faultTolerance.*: the python supervisor, elastic
 torchrun), collective timeouts, heartbeat probes (heartbeat.*), CHECKPOINT_EVERY and the checkpoint
-claim's name. Level: render; the supervisor and the liveness command also run here under sh."""
+claim's name. Level: render; the rendered supervisor and liveness commands also run here under sh,
+with the programs they call (files/programs/, mounted at /opt/pytorch-chart in the pod) taken from
+the chart."""
 from __future__ import annotations
 
 import os
@@ -9,57 +11,52 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from harness.pods import expand, pod_envs
 from harness.presets import CODE, JOB, SHARED_CLAIM, TORCHRUN, distributed, merge
+from harness.tools import CHART
 
 FT = {"faultTolerance": {"enabled": True}}
 HEARTBEAT = {"heartbeat": {"enabled": True}}
 WITH_ARGS = merge(CODE, {"entrypoint": {"args": ["--epochs", "2"]}})
-RM_EXEC = 'rm -f "$HEARTBEAT_FILE" "$READY_FILE"; exec "$@"'
-LIVENESS = '[ ! -e "$HEARTBEAT_FILE" ] || [ $(( $(date +%s) - $(stat -c %Y "$HEARTBEAT_FILE") )) -lt {} ]'
+PROGRAMS = "/opt/pytorch-chart"        # where the chart mounts files/programs/ (_programs.tpl)
+AUTOPSY = "/tmp/pytorch-autopsy"           # the stack autopsy's folder, in the /tmp emptyDir
+LAUNCH = ["sh", f"{PROGRAMS}/launch.sh", "--heartbeat", f"--stack-dumps={AUTOPSY}", "--"]
+NO_DUMPS = {"heartbeat": {"enabled": True, "stackDumps": False}}
 
 
-def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> str:
-    """The supervisor script the chart renders, written out line by line."""
-    rm = '\n  rm -f "$HEARTBEAT_FILE" "$READY_FILE"' if heartbeat else ""
-    case = (f'\n  case " {codes} " in *" $rc "*)\n'
-            '    echo "pytorch-supervisor: attempt $n exited $rc; not retriable" >&2\n'
-            '    exit "$rc";;\n'
-            '  esac') if codes else ""
-    return (f"max={max_restarts}\n"
-            "n=0\n"
-            "child=\n"
-            "sig=\n"
-            """trap 'sig=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM\n"""
-            """trap 'sig=INT; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' INT\n"""
-            "while :; do\n"
-            '  export GROUP_RESTART_COUNT="$n" MAX_RESTARTS="$max"'
-            f"{rm}\n"
-            '  rm -f "$SUCCESS_FILE"\n'
-            '  "$@" &\n'
-            "  child=$!\n"
-            '  [ -z "$sig" ] || kill -TERM "$child" 2>/dev/null\n'
-            '  wait "$child"\n'
-            "  rc=$?\n"
-            '  while [ -n "$sig" ] && kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done\n'
-            "  child=\n"
-            '  [ -z "$sig" ] || exit "$rc"\n'
-            '  [ "$rc" -ne 0 ] || exit 0\n'
-            '  if [ "$rc" -eq 134 ] && [ -e "$SUCCESS_FILE" ]; then\n'
-            '    echo "pytorch-supervisor: attempt $n exited 134 (SIGABRT) after writing SUCCESS_FILE; counted as success" >&2\n'
-            '    exit 0\n'
-            '  fi'
-            f"{case}\n"
-            '  if [ "$n" -ge "$max" ]; then\n'
-            '    echo "pytorch-supervisor: attempt $n exited $rc; no restarts left" >&2\n'
-            '    exit "$rc"\n'
-            "  fi\n"
-            '  echo "pytorch-supervisor: attempt $n exited $rc; restart $((n + 1))/$max" >&2\n'
-            "  n=$((n + 1))\n"
-            "done")
+def supervisor(max_restarts: int, codes: str = "", heartbeat: bool = False) -> list[str]:
+    """The words the chart puts in front of the launch with the python supervisor."""
+    words = ["sh", f"{PROGRAMS}/supervisor.sh", f"--max-restarts={max_restarts}"]
+    words += [f"--non-retriable-exit-codes={codes}"] if codes else []
+    return words + ["--"] + (LAUNCH if heartbeat else [])
+
+
+def liveness(timeout: int, period: int = 5, failures: int = 5, probe_timeout: int = 5, shared: str = "",
+             autopsy: bool = True) -> list[str]:
+    """The heartbeat liveness probe's command (the livenessProbe defaults: 5, 5, 5)."""
+    words = ["sh", f"{PROGRAMS}/liveness.sh", f"--timeout-seconds={timeout}"]
+    if autopsy:
+        words += [f"--autopsy-dir={AUTOPSY}"] + ([f"--shared-dir={shared}"] if shared else []) + [
+            f"--period-seconds={period}", f"--failure-threshold={failures}", f"--probe-timeout-seconds={probe_timeout}"]
+    return words
+
+
+def local(words: list[str], tmp: Path | None = None) -> list[str]:
+    """A rendered command's words with the programs' mount path pointed at files/programs/ (and
+    the autopsy's folder in the pod's /tmp at tmp)."""
+    out = [w.replace(PROGRAMS, str(CHART / "files" / "programs"), 1) if w.startswith(PROGRAMS + "/") else w
+           for w in words]
+    return [w.replace(f"={AUTOPSY}", f"={tmp}", 1) for w in out] if tmp else out
+
+
+def wrapper(m) -> list[str]:
+    """The rendered wrapper words (everything before `python`), runnable here."""
+    command = m.container()["command"]
+    return local(command[:command.index("python")])
 
 
 def env_entries(container: dict, *names: str) -> list[dict]:
@@ -72,33 +69,30 @@ def env_entries(container: dict, *names: str) -> list[dict]:
 def test_should_run_python_under_the_supervisor_with_fault_tolerance(render):
     c = render(merge(WITH_ARGS, {"faultTolerance": {"enabled": True, "maxRestarts": 2,
                                                     "nonRetriableExitCodes": [3, 2]}})).container()
-    assert c["command"] == ["sh", "-c", supervisor(2, "2 3"), "pytorch-supervisor",
-                            "python", "/app/train.py", "--epochs", "2"]
+    assert c["command"] == [*supervisor(2, "2,3"), "python", "/app/train.py", "--epochs", "2"]
     assert "args" not in c
 
 
 def test_should_take_the_first_and_the_last_exit_code_of_the_range(render):
     """1 and 255 are the edges of the codes a process can exit with and the schema accepts."""
     c = render(merge(CODE, FT, {"faultTolerance": {"nonRetriableExitCodes": [255, 128, 1]}})).container()
-    assert c["command"][2] == supervisor(3, "1 128 255")
+    assert c["command"] == [*supervisor(3, "1,128,255"), "python", "/app/train.py"]
 
 
-def test_should_leave_out_the_exit_code_case_without_non_retriable_codes(render):
-    assert render(merge(CODE, FT)).container()["command"] == [
-        "sh", "-c", supervisor(3), "pytorch-supervisor", "python", "/app/train.py"]
+def test_should_leave_out_the_exit_code_option_without_non_retriable_codes(render):
+    assert render(merge(CODE, FT)).container()["command"] == [*supervisor(3), "python", "/app/train.py"]
 
 
 def test_should_remove_stale_heartbeat_files_before_every_attempt(render):
     c = render(merge(CODE, FT, HEARTBEAT, {"faultTolerance": {"nonRetriableExitCodes": [2]}})).container()
-    assert c["command"][2] == supervisor(3, "2", heartbeat=True)
+    assert c["command"] == [*supervisor(3, "2", heartbeat=True), "python", "/app/train.py"]
 
 
-def test_should_keep_the_supervisor_script_as_written_through_kubernetes_expansion(render):
+def test_should_keep_the_supervisor_words_as_written_through_kubernetes_expansion(render):
     m = render(merge(CODE, FT, HEARTBEAT, distributed(2), {"faultTolerance": {"nonRetriableExitCodes": [2]}}))
-    script = m.container()["command"][2]
-    assert "$$" not in script
+    words = m.container()["command"][:len(supervisor(3, "2", heartbeat=True))]
     for env in pod_envs(m["StatefulSet"]):
-        assert expand(script, env) == script
+        assert [expand(w, env) for w in words] == words == supervisor(3, "2", heartbeat=True)
 
 
 def test_should_not_wrap_sleep_infinity(render):
@@ -106,9 +100,9 @@ def test_should_not_wrap_sleep_infinity(render):
     assert c["command"] == ["sleep", "infinity"] and "args" not in c
 
 
-def test_should_wrap_python_in_rm_then_exec_with_heartbeat_alone(render):
+def test_should_wrap_python_in_the_launch_program_with_heartbeat_alone(render):
     c = render(merge(WITH_ARGS, HEARTBEAT)).container()
-    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "python", "/app/train.py", "--epochs", "2"]
+    assert c["command"] == [*LAUNCH, "python", "/app/train.py", "--epochs", "2"]
     assert "args" not in c
 
 
@@ -143,14 +137,14 @@ def test_should_pass_extra_torchrun_args_after_the_rendezvous_flags(render):
     assert args == ELASTIC_ARGS[:6] + ["--log-dir", "/tmp/logs"] + ELASTIC_ARGS[6:]
 
 
-def test_should_wrap_elastic_torchrun_in_rm_then_exec_with_heartbeat(render):
+def test_should_wrap_elastic_torchrun_in_the_launch_program_with_heartbeat(render):
     c = render(merge(ELASTIC, HEARTBEAT)).container()
-    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "torchrun", *ELASTIC_ARGS] and "args" not in c
+    assert c["command"] == [*LAUNCH, "torchrun", *ELASTIC_ARGS] and "args" not in c
 
 
-def test_should_wrap_static_torchrun_in_rm_then_exec_with_heartbeat(render):
+def test_should_wrap_static_torchrun_in_the_launch_program_with_heartbeat(render):
     c = render(merge(WITH_ARGS, TORCHRUN, distributed(2), HEARTBEAT)).container()
-    assert c["command"] == ["sh", "-c", RM_EXEC, "pytorch", "torchrun", "--nnodes=$(NNODES)",
+    assert c["command"] == [*LAUNCH, "torchrun", "--nnodes=$(NNODES)",
                             "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
                             "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)",
                             "/app/train.py", "--epochs", "2"]
@@ -223,7 +217,7 @@ def test_should_give_each_job_pod_the_same_rendezvous_id(render):
 
 def test_should_probe_progress_with_heartbeat(render):
     c = render(merge(HEARTBEAT, {"livenessProbe": {"periodSeconds": 17}, "readinessProbe": {"failureThreshold": 9}})).container()
-    assert c["livenessProbe"] == {"exec": {"command": ["sh", "-c", LIVENESS.format(300)]}, "initialDelaySeconds": 5,
+    assert c["livenessProbe"] == {"exec": {"command": liveness(300, period=17)}, "initialDelaySeconds": 5,
                                   "periodSeconds": 17, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5}
     assert c["readinessProbe"] == {"exec": {"command": ["test", "-e", "/tmp/pytorch-heartbeat/ready"]},
                                    "initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 5,
@@ -232,7 +226,26 @@ def test_should_probe_progress_with_heartbeat(render):
 
 def test_should_take_the_heartbeat_timeout_from_values(render):
     c = render({"heartbeat": {"enabled": True, "timeoutSeconds": 90}}).container()
-    assert c["livenessProbe"]["exec"]["command"][2] == LIVENESS.format(90)
+    assert c["livenessProbe"]["exec"]["command"] == liveness(90)
+
+
+def test_should_give_the_stack_autopsy_the_probes_own_timings(render):
+    c = render(merge(HEARTBEAT, {"livenessProbe": {"periodSeconds": 17, "failureThreshold": 9, "timeoutSeconds": 7}}))
+    assert c.container()["livenessProbe"]["exec"]["command"] == liveness(300, period=17, failures=9, probe_timeout=7)
+
+
+@pytest.mark.parametrize("mount,shared", [("/checkpoints", "/checkpoints/.pytorch-autopsy"),
+                                          ("/mnt/ckpt", "/mnt/ckpt/.pytorch-autopsy")])
+def test_should_share_the_autopsy_reports_on_the_checkpoint_claim(render, mount, shared):
+    c = render(merge(HEARTBEAT, {"checkpoint": {"persistence": {"enabled": True, "mountPath": mount}}})).container()
+    assert c["livenessProbe"]["exec"]["command"] == liveness(300, shared=shared)
+
+
+def test_should_leave_the_stack_autopsy_out_when_stack_dumps_are_off(render):
+    c = render(merge(WITH_ARGS, FT, NO_DUMPS, {"checkpoint": {"persistence": {"enabled": True}}})).container()
+    assert c["command"] == [*supervisor(3), "sh", f"{PROGRAMS}/launch.sh", "--heartbeat", "--",
+                            "python", "/app/train.py", "--epochs", "2"]
+    assert c["livenessProbe"]["exec"]["command"] == liveness(300, autopsy=False)
 
 
 def test_should_let_custom_and_disabled_probes_win_over_heartbeat(render):
@@ -242,19 +255,20 @@ def test_should_let_custom_and_disabled_probes_win_over_heartbeat(render):
 
 
 @pytest.mark.parametrize("age,passes", [(None, True), (0, True), (100, True), (400, False)])
-def test_should_fail_liveness_only_on_a_stale_heartbeat(tmp_path, age, passes):
+def test_should_fail_liveness_only_on_a_stale_heartbeat(render, tmp_path, age, passes):
     beat = tmp_path / "alive"
     if age is not None:
         beat.touch()
         os.utime(beat, (time.time() - age, time.time() - age))
-    proc = subprocess.run(["sh", "-c", LIVENESS.format(300)], env={**os.environ, "HEARTBEAT_FILE": str(beat)})
+    command = local(render(HEARTBEAT).container()["livenessProbe"]["exec"]["command"], tmp_path / "autopsy")
+    proc = subprocess.run(command, env={**os.environ, "HEARTBEAT_FILE": str(beat)})
     assert (proc.returncode == 0) is passes
 
 
 # --- the supervisor at work (sh here; the child is a small sh script) -------------------------
 
 def run_supervisor(render, values: dict, child: str, tmp_path) -> subprocess.CompletedProcess:
-    head = render(merge(CODE, FT, values)).container()["command"][:4]
+    head = wrapper(render(merge(CODE, FT, values)))
     return subprocess.run([*head, "sh", "-c", child], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "STATE": str(tmp_path)})
 
@@ -292,7 +306,7 @@ def default_signal_dispositions() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_should_stop_the_attempt_on_a_signal_and_exit_with_its_status(render, tmp_path, sig):
     child = "trap 'echo TERM >\"$STATE/got\"; exit 7' TERM; touch \"$STATE/up\"; while :; do sleep 0.05; done"
-    head = render(merge(CODE, FT)).container()["command"][:4]
+    head = wrapper(render(merge(CODE, FT)))
     proc = subprocess.Popen([*head, "sh", "-c", child], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "STATE": str(tmp_path)}, preexec_fn=default_signal_dispositions)
     deadline = time.monotonic() + 20
@@ -338,7 +352,7 @@ def no_core_dumps() -> None:
 
 def run_marked(render, values: dict, child: list[str], tmp_path) -> subprocess.CompletedProcess:
     """The rendered supervisor running CHILD, with SUCCESS_FILE in tmp_path, as the chart sets it."""
-    head = render(merge(CODE, FT, values)).container()["command"][:4]
+    head = wrapper(render(merge(CODE, FT, values)))
     return subprocess.run([*head, *child], capture_output=True, text=True, timeout=60, preexec_fn=no_core_dumps,
                           env={**os.environ, "STATE": str(tmp_path), "SUCCESS_FILE": str(tmp_path / "succeeded")})
 
