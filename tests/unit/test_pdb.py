@@ -51,3 +51,16 @@ def test_should_not_render_a_budget_in_standalone_mode(render, values):
 
 def test_should_not_render_a_budget_when_not_asked(render):
     assert render(merge(distributed(4), {"pdb": {"create": False}})).find("PodDisruptionBudget") is None
+
+
+@pytest.mark.parametrize("key,value", [("minAvailable", "101%"), ("maxUnavailable", "834635%"),
+                                       ("maxUnavailable", "007%")])
+def test_should_refuse_a_percentage_the_budget_api_refuses_naming_the_key(render_error, key, value):
+    message = render_error(merge(distributed(3), {"pdb": {key: value}}))
+    assert f"/pdb/{key}" in message and "does not match pattern" in message, message
+
+
+@pytest.mark.parametrize("value", ["0%", "7%", "100%"])
+def test_should_take_every_percentage_from_none_to_all(render, value):
+    spec = render(merge(distributed(3), {"pdb": {"maxUnavailable": value}}))["PodDisruptionBudget"]["spec"]
+    assert spec["maxUnavailable"] == value
