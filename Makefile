@@ -37,7 +37,7 @@ XDIST ?= -n 2 --dist loadgroup
 # need the CPU, and its one cluster must not be started from two workers.
 test: setup ## Set up, then run every test (unit, scan, dist, cluster, runtime, then node)
 	$(PYTEST) $(XDIST) -m "not node" $(PYTEST_ARGS)
-	$(PYTEST) -m "node and not bench and not enforce_matrix" $(PYTEST_ARGS)
+	$(PYTEST) -m "node and not bench and not enforce_matrix and not slow" $(PYTEST_ARGS)
 
 unit: tools venv ## Run only the render/unit tests (without the null/empty sweeps: make sweep)
 	$(PYTEST) $(XDIST) -m "not cluster and not runtime and not dist and not node and not scan and not sweep" $(PYTEST_ARGS)

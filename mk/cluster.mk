@@ -31,7 +31,7 @@ cluster-test: tools venv cluster-bins ## Run only the tests against the embedded
 	$(PYTEST) -m cluster $(PYTEST_ARGS)
 
 node-test: setup ## Run only the tests on the real node
-	$(PYTEST) -m "node and not bench and not enforce_matrix" $(PYTEST_ARGS)
+	$(PYTEST) -m "node and not bench and not enforce_matrix and not slow" $(PYTEST_ARGS)
 
 enforce-test: setup ## Train under the enforced NetworkPolicy with every launcher and value set (minutes each)
 	$(PYTEST) -m "node and enforce_matrix" $(PYTEST_ARGS)

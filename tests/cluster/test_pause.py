@@ -3,7 +3,7 @@
 its claims; `paused=false` brings the ranks back with the same pod template. For a Job the
 upgrade changes only spec.suspend, which the checksum/pod-template guard (_upgrade.tpl) lets
 through. Pausing under Kueue: tests/cluster/test_kueue.py. The checkpoint and the resumed
-training on a real node are not proven yet (docs/fault-tolerance.md, "Pause and resume")."""
+training on a real node: tests/node/test_resize_pause.py."""
 from __future__ import annotations
 
 import json

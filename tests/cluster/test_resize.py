@@ -3,7 +3,8 @@ with faultTolerance.maxNodes (torchrun elastic rendezvous, StatefulSet) `helm up
 --reuse-values --set worldSize=3` on a 2-rank run adds rank 2 and leaves ranks 0 and 1 as they
 were (same pods, same restart counts, the same StatefulSet revision); above maxNodes the upgrade
 is refused in one line before anything is sent. That the new rank joins the running ranks'
-rendezvous is torchrun's (not proven here: docs/fault-tolerance.md, "Resize in place")."""
+rendezvous and the training goes on at the new size is proven on the real node
+(tests/node/test_resize_pause.py)."""
 from __future__ import annotations
 
 import json
