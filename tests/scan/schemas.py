@@ -11,6 +11,7 @@ stamp (the package's version, the versions and the CRDs' hash) makes a second ca
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.resources
 import json
@@ -82,11 +83,16 @@ def write(folder: Path, versions: list[str]) -> int:
     files the folder holds (kinds times versions)."""
     stamp = folder / ".stamp"
     want = _stamp_text(versions)
-    if not (stamp.is_file() and stamp.read_text() == want):
-        shutil.rmtree(folder, ignore_errors=True)
-        for version in versions:
-            _write_version(folder, version)
-        stamp.write_text(want)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Two pytest processes (xdist workers without loadgroup, or two runs) may both find the
+    # folder stale: the lock makes the second wait and then find the first one's stamp.
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.is_file() and stamp.read_text() == want):
+            shutil.rmtree(folder, ignore_errors=True)
+            for version in versions:
+                _write_version(folder, version)
+            stamp.write_text(want)
     return sum(1 for _ in folder.glob("*/*.json"))
 
 
