@@ -16,8 +16,8 @@ The output of every run that is not ok is kept under --out (one folder per run, 
 included when the shell allows them). Exits 1 when any run was not ok. Not part of `make test`:
 `make soak-teardown` runs it (SOAK_ARGS=...).
 
---node runs the example on the real node instead (hack/cluster/node-up.sh; the control plane
---cluster (default "soak") of this clone, started if it is not up, left up:
+--node runs the example on the real node instead (--busy spins beside it too; hack/cluster/node-up.sh;
+the control plane --cluster (default "soak") of this clone, started if it is not up, left up:
 `hack/cluster/down.sh soak`): the chart
 rendered in standalone mode with launcher=torchrun and 2 processes per pod, its Job turned into
 one Indexed Job of --runs completions, --jobs pods at a time, each index tried once
@@ -101,7 +101,13 @@ def spin() -> subprocess.Popen:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.node:
-        return node_soak(args)
+        spinners = [spin() for _ in range(args.busy)]
+        try:
+            return node_soak(args)
+        finally:
+            for s in spinners:
+                s.kill()
+                s.wait()
     cmd, ok_line = command(args)
     run_root = args.out / time.strftime("%Y%m%d-%H%M%S")
     run_root.mkdir(parents=True, exist_ok=True)
@@ -190,7 +196,8 @@ def node_soak(args: argparse.Namespace) -> int:
             spec.update(completionMode="Indexed", completions=args.runs, parallelism=args.jobs,
                         backoffLimitPerIndex=0, maxFailedIndexes=args.runs)
     cp.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(docs))
-    print(f"soak: {args.runs} pods, {args.jobs} at a time, in namespace {ns} (job {job})", flush=True)
+    print(f"soak: {args.runs} pods, {args.jobs} at a time, {args.busy} busy loops, in namespace {ns} (job {job})",
+          flush=True)
     start = time.monotonic()
 
     def finished():

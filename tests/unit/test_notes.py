@@ -58,6 +58,19 @@ def test_should_say_where_data_lives(sets, expected):
     assert expected in notes(*sets)
 
 
+PER_RANK_HINT = ("No per-rank data to keep? Each claim is a volume provisioned (and on a cloud, a disk attached) "
+                 "before its rank can start: persistence.enabled=false gives each rank an emptyDir, "
+                 "persistence.accessMode=ReadWriteMany one claim shared by all ranks.\n")
+
+
+def test_should_tell_how_to_skip_a_claim_per_rank_only_when_there_is_one():
+    assert PER_RANK_HINT in notes("mode=distributed", "worldSize=5")
+    for sets in [(), ("mode=distributed", "worldSize=5", "persistence.enabled=false"),
+                 ("mode=distributed", "worldSize=5", "persistence.accessMode=ReadWriteMany"),
+                 ("mode=distributed", "worldSize=5", "persistence.existingClaim=shared")]:
+        assert "No per-rank data" not in notes(*sets), sets
+
+
 def test_should_describe_indexed_job_and_torchrun():
     text = notes("mode=distributed", "worldSize=2", "configMap=c", "entrypoint.file=t.py", "job.enabled=true",
                  "persistence.enabled=false", "launcher=torchrun", "gpu.count=4")
