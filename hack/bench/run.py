@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -87,10 +88,11 @@ def measure(sizes: list[int], repeats: int, cases: list[str], nodes: int, path: 
             try:
                 run_once(cp, case, 8, ns="warm-up")   # discarded: first requests of a fresh API server
                 for n in sizes:
+                    load_before = os.getloadavg()[0]
                     run = run_once(cp, case, n, ns=f"{key}-{n}-{rep}")
                     if run.ranks != list(range(n)):
                         raise RuntimeError(f"{key} N={n}: ranks are not 0..{n - 1}")
-                    out["runs"].append({**asdict(run), "rep": rep})
+                    out["runs"].append({**asdict(run), "rep": rep, "load": [load_before, os.getloadavg()[0]]})
                     log(f"  {key} N={n}: Running {run.running_s:.2f}s Ready {run.ready_s:.2f}s "
                         f"(submit {run.submit_s:.2f}s) objects {run.metrics['objects']} "
                         f"requests {run.metrics['requests']} settle {run.settle_s:.1f}s")
@@ -137,7 +139,7 @@ def table(results: dict) -> str:
     chart = "" if results.get("chart", str(ROOT)) == str(ROOT) else f" Chart: {results['chart']}."
     lines = [f"Measured {results['started']}, {results['repeats']} runs per cell, {results['nodes']} simulated nodes; "
              f"the whole `make bench` took {results.get('total_s', 0) / 60:.1f} min. "
-             f"Seconds from submit: median (min-max).{chart}", ""]
+             f"Seconds from submit: median (min-max).{chart}{load_line(results)}", ""]
     def table(cell) -> list[str]:
         """A case x N table whose cells are cell(aggregate), empty where a case was not run."""
         rows = ["| case | " + " | ".join(f"N={n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
@@ -150,6 +152,7 @@ def table(results: dict) -> str:
         lines += [f"**{title}**", ""]
         lines += table(lambda a, m=metric: f"{a[m][0]:.2f} ({a[m][1]:.2f}-{a[m][2]:.2f})")
         lines.append("")
+    lines += ratios(agg, sizes)
     lines += ["**API objects created / API requests served / CPU seconds** (medians; objects without Events, "
               "requests without watches, leases and nodes; CPU of every control-plane and operator process "
               "from submit until the counters settled)", ""]
@@ -161,6 +164,34 @@ def table(results: dict) -> str:
             kinds = ", ".join(f"{v} {k}" for k, v in a["objects_by_resource"].items())
             lines.append(f"- {CASES[c].title}: {kinds}; {a['events'][0]:.0f} events")
     return "\n".join(lines) + "\n"
+
+
+def load_line(results: dict) -> str:
+    """The machine's 1-minute load average before and after each run: median and range."""
+    loads = [x for r in results["runs"] for x in r.get("load", [])]
+    if not loads:
+        return ""
+    return (f" Load average (1 min) of the machine at the runs' start and end: median {statistics.median(loads):.1f}, "
+            f"{min(loads):.1f}-{max(loads):.1f}.")
+
+
+# The targets: the chart's Job and StatefulSet without claims against TrainJob (at most 0.9x,
+# 1.0x at 8 ranks), and the default install against the StatefulSet without claims (1.2x).
+RATIOS = (("chart-job", "trainjob"), ("chart-sts", "trainjob"), ("chart-sts-claims", "chart-sts"))
+
+
+def ratios(agg: dict, sizes: list[int]) -> list[str]:
+    """Median time to all N Running of a chart case divided by its reference's, per N."""
+    rows = [r for r in RATIOS if any((c, n) in agg and (ref, n) in agg for c, ref in [r] for n in sizes)]
+    if not rows:
+        return []
+    lines = ["**Ratios** (median time to all N pods Running, case ÷ reference)", "",
+             "| case | reference | " + " | ".join(f"N={n}" for n in sizes) + " |", "| --- | --- |" + " ---: |" * len(sizes)]
+    for c, ref in rows:
+        cells = [f"{agg[(c, n)]['running'][0] / agg[(ref, n)]['running'][0]:.2f}"
+                 if (c, n) in agg and (ref, n) in agg else "" for n in sizes]
+        lines.append(f"| {CASES[c].title} | {CASES[ref].title} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def write_doc(body: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
