@@ -12,6 +12,7 @@ is a resource Kueue counts itself), so no state is shared between tests.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -142,6 +143,28 @@ def pending_for_quota(kueue, ns, owner):
         return None
     reserved = next(c for c in wl["status"]["conditions"] if c["type"] == "QuotaReserved")
     return wl if reserved["reason"] == "Pending" and "insufficient unused quota for pods" in reserved["message"] else None
+
+
+@contextlib.contextmanager
+def kueue_state_on_timeout(kueue, ns):
+    """A wait that times out says what Kueue and the pods were doing: each Workload's
+    conditions, each pod's phase and scheduling gates."""
+    try:
+        yield
+    except AssertionError as err:
+        lines = []
+        try:
+            for w in kueue.get("workloads.kueue.x-k8s.io", "-n", ns).get("items", []):
+                conds = "; ".join(f"{c['type']}={c['status']} ({c.get('reason')}: {c.get('message', '')[:120]})"
+                                  for c in w.get("status", {}).get("conditions", []))
+                lines.append(f"workload {w['metadata']['name']}: {conds or 'no conditions'}")
+            for p in kueue.pods(ns, "app.kubernetes.io/name=pytorch"):
+                gates = [g["name"] for g in p["spec"].get("schedulingGates", [])]
+                lines.append(f"pod {p['metadata']['name']}: {p['status'].get('phase')}, gates {gates}"
+                             f"{', deleting' if p['metadata'].get('deletionTimestamp') else ''}")
+        except Exception as failed:  # the diagnosis must not hide the timeout
+            lines.append(f"(could not read it: {failed})")
+        raise AssertionError(f"{err}\nKueue's state in {ns}:\n" + "\n".join(lines)) from None
 
 
 def release_hold(kueue, ns, release):
@@ -309,7 +332,8 @@ def test_should_hand_a_paused_statefulsets_quota_to_the_next_and_requeue_it_on_r
     from zero, finishes the Workload and frees its quota. paused=false queues it again."""
     ns = queue
     install(kueue, ns, "a", *STS4, hold=False)
-    kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 60)
+    with kueue_state_on_timeout(kueue, ns):
+        kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 60)
     install(kueue, ns, "b", *STS4, hold=False)
     kueue.wait_for("release b refused for quota", lambda: pending_for_quota(kueue, ns, "b-pytorch"), 60)
 
@@ -317,7 +341,8 @@ def test_should_hand_a_paused_statefulsets_quota_to_the_next_and_requeue_it_on_r
     kueue.helm("upgrade", "a", str(ROOT), "-n", ns, "--reuse-values", "--set", "paused=true")
     kueue.wait_for("a's ranks gone", lambda: kueue.pods(ns, "app.kubernetes.io/instance=a") == [], 120)
     # 20.7-22.4 s in three runs on an idle machine; the bound leaves room for a loaded one.
-    kueue.wait_for("4 ranks of b Running", lambda: running(kueue, ns, "b", 4), 150)
+    with kueue_state_on_timeout(kueue, ns):
+        kueue.wait_for("4 ranks of b Running", lambda: running(kueue, ns, "b", 4), 150)
     TIMINGS["Kueue: pause a -> b's 4 ranks Running"] = time.monotonic() - t0
     kueue.wait_for("a's Workload deleted", lambda: workload(kueue, ns, "a-pytorch") is None, 120)
 
@@ -325,4 +350,5 @@ def test_should_hand_a_paused_statefulsets_quota_to_the_next_and_requeue_it_on_r
     assert kueue.get("statefulset", "a-pytorch", "-n", ns)["spec"]["replicas"] == 4
     kueue.wait_for("resumed a refused for quota", lambda: pending_for_quota(kueue, ns, "a-pytorch"), 60)
     kueue.helm("uninstall", "b", "-n", ns, "--wait", "--timeout", "60s")
-    kueue.wait_for("4 ranks of a Running again", lambda: running(kueue, ns, "a", 4), 150)
+    with kueue_state_on_timeout(kueue, ns):
+        kueue.wait_for("4 ranks of a Running again", lambda: running(kueue, ns, "a", 4), 150)
