@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import re
 import resource
@@ -98,16 +99,23 @@ def spin() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+@contextlib.contextmanager
+def spinning(n: int):
+    """N processes that only burn CPU while the block runs."""
+    spinners = [spin() for _ in range(n)]
+    try:
+        yield
+    finally:
+        for s in spinners:
+            s.kill()
+            s.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.node:
-        spinners = [spin() for _ in range(args.busy)]
-        try:
+        with spinning(args.busy):
             return node_soak(args)
-        finally:
-            for s in spinners:
-                s.kill()
-                s.wait()
     cmd, ok_line = command(args)
     run_root = args.out / time.strftime("%Y%m%d-%H%M%S")
     run_root.mkdir(parents=True, exist_ok=True)
@@ -148,14 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "ok":
             shutil.rmtree(d, ignore_errors=True)
 
-    spinners = [spin() for _ in range(args.busy)]
-    try:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(one, range(args.runs)))
-    finally:
-        for s in spinners:
-            s.kill()
-            s.wait()
+    with spinning(args.busy), ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(one, range(args.runs)))
     total = time.monotonic() - start
     walls.sort()
     runs = sum(counts.values())

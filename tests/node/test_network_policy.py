@@ -120,13 +120,18 @@ def pod_ip(cluster, ns: str, name: str, timeout: float = 180) -> str:
     return cluster.wait_for(f"pod {ns}/{name} Running", running, timeout)
 
 
+def connect(cluster, ns: str, pod: str, targets: list[tuple[str, int]], container: str) -> list[tuple[str, float]]:
+    """Connect from `pod` to each (host, port): (result, milliseconds) per target, in order."""
+    out = cluster.exec(ns, pod, "python", "-c", PROBE, json.dumps([[h, p] for h, p in targets]),
+                       str(CONNECT_TIMEOUT), container=container).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def probe(cluster, values: str, ns: str, pod: str, source: str, targets: list[tuple[str, int, str, str]],
           container: str = "client") -> list[str]:
     """Connect from `pod` to each (host, port, label, expected) target; record the results in
     MATRIX and return them in order."""
-    out = cluster.exec(ns, pod, "python", "-c", PROBE, json.dumps([[h, p] for h, p, _, _ in targets]),
-                       str(CONNECT_TIMEOUT), container=container).stdout
-    results = json.loads(out.strip().splitlines()[-1])
+    results = connect(cluster, ns, pod, [(h, p) for h, p, _, _ in targets], container)
     for (_, _, label, expected), (result, ms) in zip(targets, results):
         MATRIX.append((values, source, label, expected, result, ms))
     return [r for r, _ in results]
@@ -176,9 +181,7 @@ def assert_counted(cluster, ns: str, pod: str, src_ns: str, src: str, host: str,
     seen = []
     for _ in range(tries):
         before = rejected(cluster, ns, pod)
-        out = cluster.exec(src_ns, src, "python", "-c", PROBE, json.dumps([[host, port]]), str(CONNECT_TIMEOUT),
-                           container=container).stdout
-        [(result, _)] = json.loads(out.strip().splitlines()[-1])
+        [(result, _)] = connect(cluster, src_ns, src, [(host, port)], container)
         assert result == "Connection refused", (src, host, port, result)
         after = rejected(cluster, ns, pod)
         seen.append((before, after))
