@@ -332,8 +332,10 @@ def test_should_hand_a_paused_statefulsets_quota_to_the_next_and_requeue_it_on_r
     from zero, finishes the Workload and frees its quota. paused=false queues it again."""
     ns = queue
     install(kueue, ns, "a", *STS4, hold=False)
+    # A StatefulSet's pods are admitted as one group once all 4 exist: the same step as the
+    # handoffs below, so the same bound (60 s ran out once in a loaded fresh-clone run).
     with kueue_state_on_timeout(kueue, ns):
-        kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 60)
+        kueue.wait_for("4 ranks of a Running", lambda: running(kueue, ns, "a", 4), 150)
     install(kueue, ns, "b", *STS4, hold=False)
     kueue.wait_for("release b refused for quota", lambda: pending_for_quota(kueue, ns, "b-pytorch"), 60)
 
