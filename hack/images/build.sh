@@ -53,7 +53,7 @@ if ! command -v debootstrap >/dev/null; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }; } ||
     die "debootstrap is missing and apt-get could not install it"
 fi
-mkdir -p "$work" "$store" "$wheels"
+mkdir -p "$work" "$store"
 exec 9>"$out/.lock"
 flock 9   # one build at a time
 
@@ -196,11 +196,15 @@ if has pytorch || has pytorch-cuda; then
   if ((need_wheels)); then
     need_disk_gib 12 "the pytorch image (wheels 2.9 GiB, then its root filesystem and layer, 3 GiB each)"
     t=$SECONDS
+    mkdir -p "$wheels"
     ensure_wheels
     log "wheels ready in $((SECONDS - t))s ($(du -sh "$wheels" | cut -f1) in $wheels)"
   fi
   if has pytorch; then stage pytorch python build_pytorch_cpu; fi
   if has pytorch-cuda; then stage pytorch-cuda python build_pytorch_cuda; fi
+  # The layers hold what the wheels gave. Kept, the 2.9 GB would only spare a rebuild the
+  # download (26-172 s); on a small disk that copy is what runs out.
+  rm -rf "$wheels"
 fi
 if has pause; then build_pause; fi
 
