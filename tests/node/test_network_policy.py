@@ -171,17 +171,17 @@ def rejected(cluster, ns: str, pod: str) -> int:
                for m in [re.match(r"\[(\d+):\d+\]", line)] if m)
 
 
-def assert_counted(cluster, ns: str, pod: str, src_ns: str, src: str, host: str, port: int,
+def assert_counted(cluster, ns: str, pod: str, src: str, host: str, port: int,
                    container: str = "client", tries: int = 3) -> None:
-    """Connect once more from `src` to host:port, expect a refusal, and require that the agent's
-    REJECT rule for `pod` counted it. kube-router rewrites its chains, and so zeroes their
-    counters, whenever a pod, namespace or policy changes (a replaced pod going away is enough);
-    a rewrite between the two reads makes the count fall or stay, so the connect is tried again,
-    up to `tries` times. A rule that never counts fails every try."""
+    """Connect once more from `src` (a pod in `ns` too) to host:port, expect a refusal, and
+    require that the agent's REJECT rule for `pod` counted it. kube-router rewrites its chains,
+    and so zeroes their counters, whenever a pod, namespace or policy changes (a replaced pod
+    going away is enough); a rewrite between the two reads makes the count fall or stay, so the
+    connect is tried again, up to `tries` times. A rule that never counts fails every try."""
     seen = []
     for _ in range(tries):
         before = rejected(cluster, ns, pod)
-        [(result, _)] = connect(cluster, src_ns, src, [(host, port)], container)
+        [(result, _)] = connect(cluster, ns, src, [(host, port)], container)
         assert result == "Connection refused", (src, host, port, result)
         after = rejected(cluster, ns, pod)
         seen.append((before, after))
@@ -277,10 +277,10 @@ def test_should_allow_and_refuse_connects_as_the_policy_says(values, namespace, 
         assert got == ["resolved", "connected", *([refused] * 2 if restricted else ["connected"] * 2)], got
         # The refusals were the agent's: its REJECT rule for the pod counts each of them.
         if restricted:
-            assert_counted(node_cluster, ns, pod, ns, "outsider", cluster_ip, TENSORBOARD_PORT)
-            assert_counted(node_cluster, ns, pod, ns, "outsider", ips[pod], METRICS_PORT)
-            assert_counted(node_cluster, ns, pod, ns, pod, ips["outsider"], OUTSIDER_PORT, container="pytorch")
-            assert_counted(node_cluster, ns, pod, ns, pod, NODE_IP, KUBELET_PORT, container="pytorch")
+            assert_counted(node_cluster, ns, pod, "outsider", cluster_ip, TENSORBOARD_PORT)
+            assert_counted(node_cluster, ns, pod, "outsider", ips[pod], METRICS_PORT)
+            assert_counted(node_cluster, ns, pod, pod, ips["outsider"], OUTSIDER_PORT, container="pytorch")
+            assert_counted(node_cluster, ns, pod, pod, NODE_IP, KUBELET_PORT, container="pytorch")
     finally:
         listener.kill()
         listener.wait()
@@ -337,7 +337,7 @@ def test_should_train_and_refuse_the_ranks_ports_to_pods_outside_the_release(val
     assert got == ["connected"], got
     # The refusals of the picked port were the agent's: its REJECT rule for pod 1 counts them.
     for src in ("outsider", "client"):
-        assert_counted(node_cluster, ns, "t-pytorch-1", ns, src, ips["t-pytorch-1"], picked)
+        assert_counted(node_cluster, ns, "t-pytorch-1", src, ips["t-pytorch-1"], picked)
 
     _, found = results(node_cluster, r, 4)
     if launcher == "python":
